@@ -1,0 +1,217 @@
+"""The motcua wire protocol: one place that defines and validates messages.
+
+Every message is a JSON object with a ``type``. Commands are imperative
+(``call_next``), events past tense (``ticket_called``). Both the server and
+the clients import this module; it has no I/O and no third-party imports.
+See docs/protocol.md for the prose version.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+PROTOCOL_VERSION = 1
+
+#: Frames above this are refused with ``too_large`` (the connection stays up).
+MAX_MESSAGE_BYTES = 16 * 1024
+#: Frames above this make the websocket library close the connection (1009):
+#: a defence against memory exhaustion, far above any legitimate message.
+MAX_FRAME_BYTES = 1024 * 1024
+
+ROLES = ("kiosk", "counter", "display", "rating", "admin")
+
+# Protocol-level error codes (queue refusals use the codes in server.core).
+ERROR_MESSAGES: dict[str, tuple[str, str]] = {
+    "bad_json": ("Tin nhắn không phải JSON hợp lệ.", "The message is not valid JSON."),
+    "not_object": ("Tin nhắn phải là một đối tượng JSON.", "A message must be a JSON object."),
+    "no_type": ("Tin nhắn thiếu trường \"type\".", "The message has no \"type\"."),
+    "unknown_type": ("Không hiểu lệnh {type}.", "Unknown message type {type}."),
+    "too_large": ("Tin nhắn quá lớn ({size} byte, tối đa {limit}).", "Message too large ({size} bytes, at most {limit})."),
+    "bad_field": ("Trường {field} không hợp lệ: {problem}.", "Field {field} is invalid: {problem}."),
+    "forbidden": ("Thiết bị {role} không được dùng lệnh {type}.", "A {role} device may not send {type}."),
+    "hello_required": ("Tin nhắn đầu tiên phải là hello.", "The first message must be hello."),
+    "bad_token": ("Sai mã thiết bị cho vai trò {role}.", "Wrong device token for role {role}."),
+    "bad_role": ("Vai trò {role} không tồn tại.", "There is no role {role}."),
+    "protocol_version": ("Phiên bản giao thức {version} không được hỗ trợ (máy chủ dùng {supported}).", "Protocol version {version} is not supported (server speaks {supported})."),
+    "already_hello": ("Thiết bị đã chào rồi.", "This connection already said hello."),
+    "storage": ("Lỗi lưu dữ liệu; thao tác chưa được ghi nhận, xin thử lại.", "Storage error; the action was not recorded, please retry."),
+    "internal": ("Lỗi máy chủ; thao tác chưa được ghi nhận.", "Server error; the action was not recorded."),
+}
+
+
+class ProtocolError(Exception):
+    """A message that can't be accepted, with a stable ``code``."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        self.code = code
+        self.params = params
+        vi, en = ERROR_MESSAGES[code]
+        self.message = vi.format(**params)
+        self.message_en = en.format(**params)
+        super().__init__(self.message)
+
+
+@dataclass(frozen=True)
+class Field:
+    kinds: tuple[type, ...]
+    required: bool = False
+    max_len: int = 200
+
+
+def _f(*kinds: type, required: bool = False, max_len: int = 200) -> Field:
+    return Field(kinds, required, max_len)
+
+
+STAFF = frozenset({"counter", "admin"})
+ANY = frozenset(ROLES)
+
+#: command -> (roles that may send it, its fields)
+COMMANDS: dict[str, tuple[frozenset[str], dict[str, Field]]] = {
+    "ping": (ANY, {}),
+    "snapshot": (ANY, {}),
+    "issue": (frozenset({"kiosk", "admin"}), {
+        "department": _f(str, required=True, max_len=20),
+        "procedure": _f(str, max_len=40),
+        "priority": _f(str, max_len=40),
+        "request_id": _f(str, required=True, max_len=80),
+    }),
+    "printer_status": (frozenset({"kiosk"}), {
+        "ok": _f(bool, required=True),
+        "problem": _f(str, max_len=40),
+        "detail": _f(str, max_len=200),
+    }),
+    "login": (STAFF, {"officer": _f(str, required=True, max_len=40),
+                      "pin": _f(str, required=True, max_len=40), "counter": _f(int)}),
+    "logout": (STAFF, {"counter": _f(int)}),
+    "pause": (STAFF, {"reason": _f(str, required=True), "counter": _f(int)}),
+    "resume": (STAFF, {"counter": _f(int)}),
+    "call_next": (STAFF, {"counter": _f(int)}),
+    "call_ticket": (STAFF, {"number": _f(str, required=True, max_len=8), "counter": _f(int)}),
+    "recall": (STAFF, {"counter": _f(int)}),
+    "start": (STAFF, {"counter": _f(int)}),
+    "finish": (STAFF, {"counter": _f(int)}),
+    "no_show": (STAFF, {"counter": _f(int)}),
+    "requeue": (STAFF, {"number": _f(str, required=True, max_len=8), "counter": _f(int)}),
+    "transfer": (STAFF, {"department": _f(str, required=True, max_len=20),
+                         "procedure": _f(str, max_len=40), "note": _f(str, max_len=500),
+                         "counter": _f(int)}),
+    "cancel": (STAFF, {"number": _f(str, required=True, max_len=8),
+                       "reason": _f(str), "counter": _f(int)}),
+    "waiting_list": (STAFF, {"counter": _f(int)}),
+    "rate": (frozenset({"rating", "admin"}), {
+        "visit": _f(int, required=True),
+        "value": _f(int, required=True),
+        "reason": _f(str, max_len=40),
+        "request_id": _f(str, required=True, max_len=80),
+    }),
+}
+
+HELLO_FIELDS: dict[str, Field] = {
+    "role": _f(str, required=True, max_len=20),
+    "device": _f(str, required=True, max_len=80),
+    "token": _f(str, required=True, max_len=200),
+    "protocol": _f(int, required=True),
+    "counter": _f(int),
+}
+
+_COUNTER_EVENTS = {"counter_opened", "counter_closed", "counter_paused", "counter_resumed"}
+_TICKET_MOVES = {"ticket_called", "service_started", "ticket_finished", "ticket_no_show",
+                 "ticket_transferred", "ticket_requeued", "ticket_cancelled", "ticket_expired"}
+
+#: Which roles receive each broadcast event. Kiosks and displays get only what
+#: they draw, so a busy kiosk hour doesn't flood 500 screens.
+AUDIENCE: dict[str, frozenset[str]] = {
+    **{e: frozenset({"display", "counter", "admin"}) for e in _TICKET_MOVES},
+    **{e: frozenset({"display", "counter", "admin", "rating"}) for e in _COUNTER_EVENTS},
+    "ticket_issued": frozenset({"counter", "admin"}),
+    "queue_changed": ANY,
+    "day_started": ANY,
+    "visit_ended": frozenset({"rating", "counter", "admin"}),
+    "visit_rated": frozenset({"rating", "counter", "admin"}),
+    "printer_fault": frozenset({"admin"}),
+    "printer_ok": frozenset({"admin"}),
+}
+
+
+def decode(raw: str | bytes) -> dict[str, Any]:
+    """Parse one frame into a message dict with a string ``type``."""
+    size = len(raw)
+    if size > MAX_MESSAGE_BYTES:
+        raise ProtocolError("too_large", size=size, limit=MAX_MESSAGE_BYTES)
+    try:
+        msg = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ProtocolError("bad_json") from None
+    if not isinstance(msg, dict):
+        raise ProtocolError("not_object")
+    if not isinstance(msg.get("type"), str):
+        raise ProtocolError("no_type")
+    return msg
+
+
+def check_fields(msg: dict[str, Any], fields: dict[str, Field]) -> dict[str, Any]:
+    """Return the known fields of ``msg`` after type and length checks."""
+    out: dict[str, Any] = {}
+    for name, spec in fields.items():
+        value = msg.get(name)
+        if value is None:
+            if spec.required:
+                raise ProtocolError("bad_field", field=name, problem="bắt buộc / required")
+            continue
+        if isinstance(value, bool) and bool not in spec.kinds:
+            raise ProtocolError("bad_field", field=name, problem="sai kiểu / wrong type")
+        if not isinstance(value, spec.kinds):
+            raise ProtocolError("bad_field", field=name, problem="sai kiểu / wrong type")
+        if isinstance(value, str) and len(value) > spec.max_len:
+            raise ProtocolError("bad_field", field=name,
+                                problem=f"dài quá {spec.max_len} / longer than {spec.max_len}")
+        if isinstance(value, int) and not isinstance(value, bool) and not (-2**31 < value < 2**31):
+            raise ProtocolError("bad_field", field=name, problem="ngoài phạm vi / out of range")
+        out[name] = value
+    return out
+
+
+def check_command(msg: dict[str, Any], role: str) -> tuple[str, dict[str, Any]]:
+    """Validate a command for a role; return its name and checked fields."""
+    kind = msg["type"]
+    if kind == "hello":
+        raise ProtocolError("already_hello")
+    spec = COMMANDS.get(kind)
+    if spec is None:
+        raise ProtocolError("unknown_type", type=kind[:40])
+    roles, fields = spec
+    if role not in roles:
+        raise ProtocolError("forbidden", role=role, type=kind)
+    return kind, check_fields(msg, fields)
+
+
+def check_hello(msg: dict[str, Any]) -> dict[str, Any]:
+    """Validate the first message of a connection."""
+    if msg.get("type") != "hello":
+        raise ProtocolError("hello_required")
+    hello = check_fields(msg, HELLO_FIELDS)
+    if hello["role"] not in ROLES:
+        raise ProtocolError("bad_role", role=hello["role"][:20])
+    if hello["protocol"] != PROTOCOL_VERSION:
+        raise ProtocolError("protocol_version", version=hello["protocol"],
+                            supported=PROTOCOL_VERSION)
+    return hello
+
+
+def encode(msg: dict[str, Any]) -> str:
+    """Serialise a message (compact, UTF-8 text kept readable)."""
+    return json.dumps(msg, ensure_ascii=False, separators=(",", ":"))
+
+
+def error(code: str, message: str, message_en: str = "", re: Any = None,
+          **params: Any) -> dict[str, Any]:
+    """An error reply: a stable code and plain words in both languages."""
+    msg: dict[str, Any] = {"type": "error", "code": code, "message": message,
+                           "message_en": message_en or message}
+    if re is not None:
+        msg["re"] = re
+    if params:
+        msg["params"] = params
+    return msg

@@ -1,0 +1,949 @@
+"""The queue logic of a service center: pure, synchronous and clock-injected.
+
+Nothing here does I/O or imports asyncio, websockets, aiosqlite or Textual.
+A command mutates the in-memory state and returns an :class:`Outcome` that
+lists the events it produced and the rows it touched; the server persists
+those rows and events in one transaction before anybody is told. Time comes
+from the injected ``clock`` so a whole day can be simulated in milliseconds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any, Callable, Iterable
+
+from .config import SIPAS_CRITERIA, CenterConfig
+
+Clock = Callable[[], datetime]
+
+WAITING, CALLED, SERVING = "waiting", "called", "serving"
+DONE, NO_SHOW, CANCELLED, EXPIRED = "done", "no_show", "cancelled", "expired"
+ACTIVE = (WAITING, CALLED, SERVING)
+FINAL = (DONE, NO_SHOW, CANCELLED, EXPIRED)
+
+OPEN, PAUSED, CLOSED = "open", "paused", "closed"
+
+#: Band 0 sorts before band 1: tickets placed "front" jump the normal order.
+FRONT_BAND, NORMAL_BAND = 0, 1
+
+#: Weight of the newest service time in the running average.
+EWMA_ALPHA = 0.2
+
+# Every refusal the core can give: a stable code with a Vietnamese and an
+# English message (``str.format`` fields filled from the error's params).
+ERRORS: dict[str, tuple[str, str]] = {
+    "unknown_department": ("Không có lĩnh vực {department}.", "There is no department {department}."),
+    "department_closed": ("Lĩnh vực {name} hiện tạm ngừng nhận hồ sơ.", "{name_en} is not taking tickets right now."),
+    "unknown_procedure": ("Không có thủ tục {procedure} trong lĩnh vực này.", "Procedure {procedure} does not belong to this department."),
+    "unknown_priority": ("Không có nhóm ưu tiên {priority}.", "There is no priority group {priority}."),
+    "closed_today": ("Hôm nay Trung tâm không làm việc.", "The center is closed today."),
+    "before_hours": ("Trung tâm bắt đầu phát số lúc {opens}.", "Tickets are issued from {opens}."),
+    "after_hours": ("Đã hết giờ phát số hôm nay (phát số đến {last_ticket}).", "No more tickets today (last ticket at {last_ticket})."),
+    "daily_cap": ("Lĩnh vực {name} đã hết số hôm nay ({cap} số).", "{name_en} has issued all {cap} tickets for today."),
+    "numbers_exhausted": ("Lĩnh vực {name} đã dùng hết số thứ tự hôm nay.", "{name_en} has used every number for today."),
+    "unknown_counter": ("Không có quầy số {counter}.", "There is no counter {counter}."),
+    "unknown_officer": ("Sai mã cán bộ hoặc mã PIN.", "Wrong officer ID or PIN."),
+    "officer_elsewhere": ("Cán bộ {officer} đang phục vụ ở quầy {other}.", "Officer {officer} is serving at counter {other}."),
+    "not_logged_in": ("Quầy {counter} chưa có cán bộ đăng nhập.", "No officer is logged in at counter {counter}."),
+    "counter_paused": ("Quầy {counter} đang tạm dừng.", "Counter {counter} is paused."),
+    "counter_not_paused": ("Quầy {counter} không tạm dừng.", "Counter {counter} is not paused."),
+    "counter_busy": ("Quầy {counter} đang phục vụ số {number}; hãy kết thúc trước.", "Counter {counter} is still on ticket {number}; finish it first."),
+    "no_current_ticket": ("Quầy {counter} chưa gọi số nào.", "Counter {counter} has no current ticket."),
+    "nobody_waiting": ("Không còn ai chờ ở các lĩnh vực của quầy {counter}.", "Nobody is waiting for counter {counter}."),
+    "unknown_ticket": ("Không có số {number} hôm nay.", "There is no ticket {number} today."),
+    "not_served_here": ("Quầy {counter} không phục vụ lĩnh vực của số {number}.", "Counter {counter} does not serve ticket {number}'s department."),
+    "wrong_state": ("Số {number} đang ở trạng thái {status}, không thể {action}.", "Ticket {number} is {status}; cannot {action}."),
+    "same_department": ("Số {number} đã ở lĩnh vực này.", "Ticket {number} is already in that department."),
+    "unknown_visit": ("Không tìm thấy lượt phục vụ để đánh giá.", "No such visit to rate."),
+    "visit_not_ended": ("Lượt phục vụ chưa kết thúc.", "The visit has not ended yet."),
+    "rating_window_closed": ("Đã hết thời gian đánh giá lượt phục vụ này.", "The time to rate this visit has passed."),
+    "already_rated": ("Lượt phục vụ này đã được đánh giá.", "This visit has already been rated."),
+    "bad_rating": ("Mức đánh giá {value} không hợp lệ.", "Rating {value} is not on the scale."),
+    "bad_reason": ("Lý do {reason} không hợp lệ.", "Reason {reason} is not one of the criteria."),
+    "reason_not_allowed": ("Chỉ đánh giá chưa hài lòng mới cần lý do.", "Only a negative rating takes a reason."),
+}
+
+#: The commands :meth:`QueueCore.execute` accepts.
+COMMANDS = frozenset({
+    "tick", "issue", "login", "logout", "pause", "resume", "call_next", "call_ticket",
+    "recall", "start", "finish", "no_show", "requeue", "transfer", "cancel", "rate",
+    "printer_status",
+})
+
+STATUS_VI = {WAITING: "đang chờ", CALLED: "đã gọi", SERVING: "đang phục vụ", DONE: "đã xong",
+             NO_SHOW: "vắng mặt", CANCELLED: "đã hủy", EXPIRED: "hết hạn"}
+
+
+class QueueError(Exception):
+    """A refused command, with a stable ``code`` and plain messages."""
+
+    outcome: "Outcome | None" = None
+
+    def __init__(self, code: str, **params: Any) -> None:
+        self.code = code
+        self.params = params
+        vi, en = ERRORS[code]
+        self.message = vi.format(**params)
+        self.message_en = en.format(**params)
+        super().__init__(self.message)
+
+
+@dataclass
+class Ticket:
+    id: int
+    day: str
+    number: str
+    department: str
+    procedure: str | None
+    priority: str | None
+    status: str
+    issued_at: float
+    device: str | None
+    request_id: str | None
+    band: int
+    queued_at: float
+    counter: int | None = None
+    officer: str | None = None
+    called_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    recalls: int = 0
+    transfers: int = 0
+    note: str | None = None
+    visit_id: int | None = None
+
+    @property
+    def key(self) -> tuple[int, float, int]:
+        """Position in its department's queue: lower is called sooner."""
+        return (self.band, self.queued_at, self.id)
+
+
+@dataclass
+class Visit:
+    """One service episode of a ticket at one counter, from call to end."""
+
+    id: int
+    ticket_id: int
+    number: str
+    day: str
+    counter: int
+    officer: str | None
+    department: str
+    procedure: str | None
+    called_at: float
+    started_at: float | None = None
+    ended_at: float | None = None
+    outcome: str | None = None  # served | transferred | no_show | requeued | cancelled
+    rated: int | None = None
+
+
+@dataclass
+class Rating:
+    visit_id: int
+    ticket_id: int
+    day: str
+    counter: int
+    officer: str | None
+    department: str
+    procedure: str | None
+    value: int
+    reason: str | None
+    at: float
+    device: str | None
+    request_id: str | None
+
+
+@dataclass
+class CounterState:
+    number: int
+    status: str = CLOSED
+    officer: str | None = None
+    reason: str | None = None
+    ticket_id: int | None = None
+    since: float = 0.0
+    priority_streak: int = 0
+
+
+@dataclass
+class Event:
+    """One entry of the audit log, and (when ``broadcast``) a wire event."""
+
+    type: str
+    at: float
+    ticket_id: int | None = None
+    counter: int | None = None
+    officer: str | None = None
+    device: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    broadcast: bool = True
+
+
+@dataclass
+class Outcome:
+    """What a command did: its events, the rows to persist, and its result."""
+
+    events: list[Event] = field(default_factory=list)
+    tickets: set[int] = field(default_factory=set)
+    counters: set[int] = field(default_factory=set)
+    visits: set[int] = field(default_factory=set)
+    ratings: list[Rating] = field(default_factory=list)
+    departments: set[str] = field(default_factory=set)
+    result: dict[str, Any] = field(default_factory=dict)
+    changed: bool = True
+
+
+@dataclass
+class Meta:
+    """Small running state persisted as one JSON blob."""
+
+    day: str = ""
+    seq: dict[str, int] = field(default_factory=dict)
+    next_ticket: int = 1
+    next_visit: int = 1
+    avg_service: dict[str, float] = field(default_factory=dict)
+    recent_calls: list[dict[str, Any]] = field(default_factory=list)
+    expired_today: bool = False
+    printers: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class QueueCore:
+    """The state of one center and every command that changes it."""
+
+    def __init__(self, config: CenterConfig, clock: Clock) -> None:
+        self.config = config
+        self.clock = clock
+        self.meta = Meta()
+        self.tickets: dict[int, Ticket] = {}
+        self.by_number: dict[tuple[str, str], int] = {}
+        self.by_request: dict[tuple[str | None, str], int] = {}
+        self.visits: dict[int, Visit] = {}
+        self.ratings: dict[int, Rating] = {}
+        # Waiting tickets per department, for counting and picking.
+        self.waiting: dict[str, dict[int, Ticket]] = {d.code: {} for d in config.departments}
+        self.counters: dict[int, CounterState] = {
+            c.number: CounterState(c.number) for c in config.counters
+        }
+        self.stats: dict[str, int] = {"issued": 0, "served": 0}
+        self._out: Outcome | None = None
+
+    # --- dispatch -------------------------------------------------------
+
+    def execute(self, command: str, **kwargs: Any) -> Outcome:
+        """Run a command by name. A refused command may still have rolled
+        the day over first: that partial outcome rides on the error as
+        ``error.outcome`` so the caller can persist it."""
+        if command not in COMMANDS:
+            raise ValueError(f"unknown command {command!r}")
+        self._out = None
+        try:
+            return getattr(self, command)(**kwargs)
+        except QueueError as e:
+            partial = self._out
+            e.outcome = partial if partial is not None and partial.events else None
+            raise
+
+    # --- loading --------------------------------------------------------
+
+    def load(self, meta: dict[str, Any] | None, tickets: Iterable[Ticket],
+             counters: Iterable[CounterState], visits: Iterable[Visit],
+             ratings: Iterable[Rating]) -> None:
+        """Restore state saved by the server (rows from its tables)."""
+        if meta:
+            self.meta = Meta(**meta)
+        for t in tickets:
+            self._index(t)
+        for c in counters:
+            if c.number in self.counters:
+                self.counters[c.number] = c
+        for v in visits:
+            self.visits[v.id] = v
+        for r in ratings:
+            self.ratings[r.visit_id] = r
+        for t in self.tickets.values():
+            if t.day == self.meta.day:
+                self.stats["issued"] += 1
+                self.stats["served"] += t.status == DONE
+
+    def _index(self, t: Ticket) -> None:
+        self.tickets[t.id] = t
+        self.by_number[(t.day, t.number)] = t.id
+        if t.request_id:
+            self.by_request[(t.device, t.request_id)] = t.id
+        if t.status == WAITING and t.department in self.waiting:
+            self.waiting[t.department][t.id] = t
+
+    # --- helpers --------------------------------------------------------
+
+    def _now(self) -> tuple[float, datetime]:
+        now = self.clock()
+        if now.tzinfo is None:
+            raise ValueError("the clock must return an aware datetime")
+        return now.timestamp(), now.astimezone(self.config.tz)
+
+    def _begin(self) -> tuple[Outcome, float, datetime]:
+        ts, local = self._now()
+        self._out = Outcome()
+        self._rollover(ts, local)
+        return self._out, ts, local
+
+    def _emit(self, type_: str, at: float, *, ticket: Ticket | None = None,
+              counter: int | None = None, officer: str | None = None,
+              device: str | None = None, broadcast: bool = True, **data: Any) -> None:
+        out = self._out
+        assert out is not None
+        ev = Event(type_, at, ticket.id if ticket else None, counter, officer, device, data,
+                   broadcast)
+        out.events.append(ev)
+        if ticket is not None:
+            out.tickets.add(ticket.id)
+            out.departments.add(ticket.department)
+        if counter is not None:
+            out.counters.add(counter)
+
+    def _counter(self, number: int) -> CounterState:
+        state = self.counters.get(number)
+        if state is None:
+            raise QueueError("unknown_counter", counter=number)
+        return state
+
+    def _staffed(self, number: int) -> CounterState:
+        state = self._counter(number)
+        if state.officer is None:
+            raise QueueError("not_logged_in", counter=number)
+        return state
+
+    def _current(self, state: CounterState) -> Ticket:
+        if state.ticket_id is None:
+            raise QueueError("no_current_ticket", counter=state.number)
+        return self.tickets[state.ticket_id]
+
+    def _ticket(self, number: str) -> Ticket:
+        tid = self.by_number.get((self.meta.day, number.strip().upper()))
+        if tid is None:
+            raise QueueError("unknown_ticket", number=number)
+        return self.tickets[tid]
+
+    @staticmethod
+    def _wrong(t: Ticket, action: str) -> QueueError:
+        return QueueError("wrong_state", number=t.number, status=STATUS_VI[t.status], action=action)
+
+    def _enqueue(self, t: Ticket, placement: str, ts: float) -> None:
+        """Put a ticket (back) into its department's queue."""
+        t.status = WAITING
+        t.counter = None
+        t.officer = None
+        t.visit_id = None
+        if placement == "front":
+            t.band, t.queued_at = FRONT_BAND, ts
+        elif placement == "back":
+            t.band, t.queued_at = NORMAL_BAND, ts
+        else:  # original: its first place in line
+            t.band, t.queued_at = NORMAL_BAND, t.issued_at
+        self.waiting[t.department][t.id] = t
+
+    def _dequeue(self, t: Ticket) -> None:
+        self.waiting[t.department].pop(t.id, None)
+
+    def _end_visit(self, t: Ticket, ts: float, outcome: str) -> Visit | None:
+        if t.visit_id is None:
+            return None
+        v = self.visits[t.visit_id]
+        v.ended_at = ts
+        v.outcome = outcome
+        if v.started_at is None and outcome in ("served", "transferred"):
+            v.started_at = v.called_at
+        assert self._out is not None
+        self._out.visits.add(v.id)
+        return v
+
+    def _free_counter(self, t: Ticket) -> None:
+        if t.counter is not None and t.counter in self.counters:
+            state = self.counters[t.counter]
+            if state.ticket_id == t.id:
+                state.ticket_id = None
+                assert self._out is not None
+                self._out.counters.add(state.number)
+
+    def _record_call(self, t: Ticket, ts: float) -> None:
+        call = {"ticket_id": t.id, "number": t.number, "counter": t.counter,
+                "department": t.department, "at": ts, "recall": t.recalls}
+        calls = [c for c in self.meta.recent_calls if c["ticket_id"] != t.id]
+        self.meta.recent_calls = [call, *calls][: self.config.queue.recent_calls]
+
+    # --- day handling ---------------------------------------------------
+
+    def _rollover(self, ts: float, local: datetime) -> None:
+        today = local.date().isoformat()
+        if self.meta.day == today:
+            self._expire_if_due(ts, local)
+            return
+        previous = self.meta.day
+        if previous:
+            self._expire(ts, (WAITING, CALLED), previous)
+        self.meta.day = today
+        self.meta.seq = {}
+        self.meta.recent_calls = []
+        self.meta.expired_today = False
+        self.stats = {"issued": 0, "served": 0}
+        for state in self.counters.values():
+            state.priority_streak = 0
+        # Final tickets of earlier days are in the database; keep memory to today.
+        for tid in [tid for tid, t in self.tickets.items()
+                    if t.day != today and t.status in FINAL]:
+            t = self.tickets.pop(tid)
+            self.by_number.pop((t.day, t.number), None)
+            if t.request_id:
+                self.by_request.pop((t.device, t.request_id), None)
+        self.visits = {vid: v for vid, v in self.visits.items() if v.day == today}
+        self.ratings = {vid: r for vid, r in self.ratings.items() if r.day == today}
+        self._emit("day_started", ts, day=today, previous=previous or None)
+        self._expire_if_due(ts, local)
+
+    def _expire_if_due(self, ts: float, local: datetime) -> None:
+        at = self.config.queue.expire_waiting_at
+        if at is None or self.meta.expired_today or local.time() < at:
+            return
+        self.meta.expired_today = True
+        self._expire(ts, (WAITING,), self.meta.day)
+
+    def _expire(self, ts: float, statuses: tuple[str, ...], day: str) -> None:
+        for t in list(self.tickets.values()):
+            if t.day == day and t.status in statuses:
+                self._dequeue(t)
+                self._end_visit(t, ts, "expired")
+                self._free_counter(t)
+                t.status = EXPIRED
+                t.finished_at = ts
+                self._emit("ticket_expired", ts, ticket=t)
+
+    def tick(self) -> Outcome:
+        """Apply time-driven changes (day rollover, end-of-day expiry)."""
+        out, _, _ = self._begin()
+        out.changed = bool(out.events)
+        return out
+
+    # --- issuing --------------------------------------------------------
+
+    def issue(self, department: str, procedure: str | None = None, priority: str | None = None,
+              device: str | None = None, request_id: str | None = None) -> Outcome:
+        """Issue a ticket; a repeated ``request_id`` from a device returns the same one."""
+        out, ts, local = self._begin()
+        if request_id is not None:
+            tid = self.by_request.get((device, request_id))
+            if tid is not None:
+                t = self.tickets[tid]
+                out.result = {"ticket": self.ticket_view(t), "repeat": True,
+                              **self._ahead_and_wait(t)}
+                out.changed = bool(out.events)
+                return out
+        dept = self.config.department(department)
+        if dept is None:
+            raise QueueError("unknown_department", department=department)
+        if procedure is not None:
+            proc = self.config.procedure(procedure)
+            if proc is None or proc.department != dept.code:
+                raise QueueError("unknown_procedure", procedure=procedure)
+        if priority is not None and self.config.priority_group(priority) is None:
+            raise QueueError("unknown_priority", priority=priority)
+        if not dept.open:
+            raise QueueError("department_closed", name=dept.vi, name_en=dept.en)
+        cfg = self.config
+        if local.strftime("%a").lower()[:3] not in cfg.open_days:
+            raise QueueError("closed_today")
+        if local.time() < cfg.opens:
+            raise QueueError("before_hours", opens=cfg.opens.strftime("%H:%M"))
+        if local.time() > cfg.last_ticket:
+            raise QueueError("after_hours", last_ticket=cfg.last_ticket.strftime("%H:%M"))
+        seq = self.meta.seq.get(dept.code, 0) + 1
+        if dept.daily_cap is not None and seq > dept.daily_cap:
+            raise QueueError("daily_cap", name=dept.vi, name_en=dept.en, cap=dept.daily_cap)
+        if seq > 999:
+            raise QueueError("numbers_exhausted", name=dept.vi, name_en=dept.en)
+        self.meta.seq[dept.code] = seq
+        t = Ticket(
+            id=self.meta.next_ticket, day=self.meta.day, number=f"{dept.letter}{seq:03d}",
+            department=dept.code, procedure=procedure, priority=priority, status=WAITING,
+            issued_at=ts, device=device, request_id=request_id, band=NORMAL_BAND,
+            queued_at=ts,
+        )
+        self.meta.next_ticket += 1
+        self._index(t)
+        self.stats["issued"] += 1
+        info = self._ahead_and_wait(t)
+        self._emit("ticket_issued", ts, ticket=t, device=device, **info)
+        out.result = {"ticket": self.ticket_view(t), "repeat": False, **info}
+        return out
+
+    def _ahead_and_wait(self, t: Ticket) -> dict[str, Any]:
+        if t.status != WAITING:
+            return {"ahead": 0, "wait_minutes": 0}
+        queue = self.waiting[t.department].values()
+        if t.priority:
+            # Priority tickets overtake normal ones, so only priority tickets
+            # are really ahead (mixing makes this a slight underestimate).
+            ahead = sum(1 for o in queue if o.priority and o.key < t.key)
+        else:
+            ahead = sum(1 for o in queue if o.key < t.key)
+        return {"ahead": ahead, "wait_minutes": self._minutes_for(t.department, ahead)}
+
+    # --- wait estimates -------------------------------------------------
+
+    def service_seconds(self, department: str) -> float:
+        """Running average of recent service times, else the typical minutes."""
+        avg = self.meta.avg_service.get(department)
+        if avg is not None:
+            return avg
+        dept = self.config.department(department)
+        return (dept.typical_minutes if dept else 10.0) * 60
+
+    def serving_capacity(self, department: str) -> tuple[float, int]:
+        """Counters' share of effort for a department: a counter serving three
+        departments counts as a third. Uses open counters, or every counter
+        that serves the department when none is open yet (early morning)."""
+        shares = [(1 / len(c.departments), self.counters[c.number].status == OPEN)
+                  for c in self.config.counters if department in c.departments]
+        open_share = sum(s for s, is_open in shares if is_open)
+        n_open = sum(1 for _, is_open in shares if is_open)
+        if open_share > 0:
+            return open_share, n_open
+        return sum(s for s, _ in shares) or 1.0, 0
+
+    def _minutes_for(self, department: str, ahead: int) -> int:
+        capacity, _ = self.serving_capacity(department)
+        return math.ceil(ahead * self.service_seconds(department) / capacity / 60)
+
+    def estimate_wait(self, department: str) -> int:
+        """Minutes a ticket issued now in ``department`` would wait."""
+        return self._minutes_for(department, len(self.waiting[department]))
+
+    # --- counters and officers ------------------------------------------
+
+    def login(self, counter: int, officer: str, device: str | None = None) -> Outcome:
+        """Log an officer in at a counter (the PIN was checked by the caller)."""
+        out, ts, _ = self._begin()
+        state = self._counter(counter)
+        if self.config.officer(officer) is None:
+            raise QueueError("unknown_officer")
+        for other in self.counters.values():
+            if other.officer == officer and other.number != counter:
+                if other.ticket_id is not None:
+                    raise QueueError("officer_elsewhere", officer=officer, other=other.number)
+                self._set_counter(other, CLOSED, None, None, ts)
+                self._emit("counter_closed", ts, counter=other.number, officer=officer, device=device)
+        if state.officer not in (None, officer) and state.ticket_id is not None:
+            raise QueueError("counter_busy", counter=counter,
+                             number=self.tickets[state.ticket_id].number)
+        self._set_counter(state, OPEN, officer, None, ts)
+        self._emit("counter_opened", ts, counter=counter, officer=officer, device=device)
+        out.result = {"counter": self.counter_view(state)}
+        return out
+
+    def _set_counter(self, state: CounterState, status: str, officer: str | None,
+                     reason: str | None, ts: float) -> None:
+        state.status, state.officer, state.reason, state.since = status, officer, reason, ts
+        state.priority_streak = 0 if status != OPEN else state.priority_streak
+        for code in self._counter_depts(state.number):
+            assert self._out is not None
+            self._out.departments.add(code)
+
+    def _counter_depts(self, number: int) -> tuple[str, ...]:
+        cfg = self.config.counter(number)
+        return cfg.departments if cfg else ()
+
+    def logout(self, counter: int, device: str | None = None) -> Outcome:
+        """Close a counter. Refused while it still holds a ticket."""
+        out, ts, _ = self._begin()
+        state = self._counter(counter)
+        if state.ticket_id is not None:
+            raise QueueError("counter_busy", counter=counter,
+                             number=self.tickets[state.ticket_id].number)
+        officer = state.officer
+        self._set_counter(state, CLOSED, None, None, ts)
+        self._emit("counter_closed", ts, counter=counter, officer=officer, device=device)
+        out.result = {"counter": self.counter_view(state)}
+        return out
+
+    def pause(self, counter: int, reason: str, device: str | None = None) -> Outcome:
+        """Pause a staffed counter with a reason (break, meeting, …)."""
+        out, ts, _ = self._begin()
+        state = self._staffed(counter)
+        if state.ticket_id is not None:
+            raise QueueError("counter_busy", counter=counter,
+                             number=self.tickets[state.ticket_id].number)
+        self._set_counter(state, PAUSED, state.officer, reason.strip()[:200] or None, ts)
+        self._emit("counter_paused", ts, counter=counter, officer=state.officer, device=device,
+                   reason=state.reason)
+        out.result = {"counter": self.counter_view(state)}
+        return out
+
+    def resume(self, counter: int, device: str | None = None) -> Outcome:
+        """Reopen a paused counter."""
+        out, ts, _ = self._begin()
+        state = self._staffed(counter)
+        if state.status != PAUSED:
+            raise QueueError("counter_not_paused", counter=counter)
+        self._set_counter(state, OPEN, state.officer, None, ts)
+        self._emit("counter_resumed", ts, counter=counter, officer=state.officer, device=device)
+        out.result = {"counter": self.counter_view(state)}
+        return out
+
+    # --- calling --------------------------------------------------------
+
+    def _ready(self, counter: int) -> CounterState:
+        state = self._staffed(counter)
+        if state.status == PAUSED:
+            raise QueueError("counter_paused", counter=counter)
+        if state.ticket_id is not None:
+            raise QueueError("counter_busy", counter=counter,
+                             number=self.tickets[state.ticket_id].number)
+        return state
+
+    def pick_next(self, counter: int) -> Ticket | None:
+        """The ticket ``call_next`` would call at a counter (no state change)."""
+        state = self.counters[counter]
+        depts = self._counter_depts(counter)
+        if self.config.queue.call_policy == "preference":
+            depts = next(((d,) for d in depts if self.waiting[d]), ())
+        prio: Ticket | None = None
+        normal: Ticket | None = None
+        for code in depts:
+            for t in self.waiting[code].values():
+                if t.priority:
+                    if prio is None or t.key < prio.key:
+                        prio = t
+                elif normal is None or t.key < normal.key:
+                    normal = t
+        if prio is not None and (normal is None
+                                 or state.priority_streak < self.config.queue.max_priority_in_row):
+            return prio
+        return normal
+
+    def call_next(self, counter: int, device: str | None = None) -> Outcome:
+        """Call the next ticket at a counter: priority first, but never more
+        than ``max_priority_in_row`` in a row while normal tickets wait."""
+        out, ts, _ = self._begin()
+        state = self._ready(counter)
+        t = self.pick_next(counter)
+        if t is None:
+            raise QueueError("nobody_waiting", counter=counter)
+        self._call(state, t, ts, device)
+        return out
+
+    def call_ticket(self, counter: int, number: str, device: str | None = None) -> Outcome:
+        """Call a specific waiting ticket out of order."""
+        out, ts, _ = self._begin()
+        state = self._ready(counter)
+        t = self._ticket(number)
+        if t.status != WAITING:
+            raise self._wrong(t, "gọi")
+        if t.department not in self._counter_depts(counter):
+            raise QueueError("not_served_here", counter=counter, number=t.number)
+        self._call(state, t, ts, device, out_of_order=True)
+        return out
+
+    def _call(self, state: CounterState, t: Ticket, ts: float, device: str | None,
+              out_of_order: bool = False) -> None:
+        self._dequeue(t)
+        state.priority_streak = state.priority_streak + 1 if t.priority else 0
+        state.ticket_id = t.id
+        t.status, t.counter, t.officer, t.called_at = CALLED, state.number, state.officer, ts
+        t.started_at = None
+        visit = Visit(self.meta.next_visit, t.id, t.number, t.day, state.number, state.officer,
+                      t.department, t.procedure, ts)
+        self.meta.next_visit += 1
+        self.visits[visit.id] = visit
+        t.visit_id = visit.id
+        assert self._out is not None
+        self._out.visits.add(visit.id)
+        self._record_call(t, ts)
+        self._emit("ticket_called", ts, ticket=t, counter=state.number, officer=state.officer,
+                   device=device, recall=t.recalls, out_of_order=out_of_order,
+                   waited=round(ts - t.queued_at, 1))
+        self._out.result = {"ticket": self.ticket_view(t)}
+
+    def recall(self, counter: int, device: str | None = None) -> Outcome:
+        """Call the counter's current ticket again (counted)."""
+        out, ts, _ = self._begin()
+        state = self._staffed(counter)
+        t = self._current(state)
+        if t.status != CALLED:
+            raise self._wrong(t, "gọi lại")
+        t.recalls += 1
+        self._record_call(t, ts)
+        self._emit("ticket_called", ts, ticket=t, counter=counter, officer=state.officer,
+                   device=device, recall=t.recalls, out_of_order=False)
+        out.result = {"ticket": self.ticket_view(t)}
+        return out
+
+    def start(self, counter: int, device: str | None = None) -> Outcome:
+        """The citizen arrived at the counter: service starts."""
+        out, ts, _ = self._begin()
+        state = self._staffed(counter)
+        t = self._current(state)
+        if t.status != CALLED:
+            raise self._wrong(t, "bắt đầu phục vụ")
+        t.status, t.started_at = SERVING, ts
+        v = self.visits[t.visit_id] if t.visit_id else None
+        if v:
+            v.started_at = ts
+            out.visits.add(v.id)
+        self._emit("service_started", ts, ticket=t, counter=counter, officer=state.officer,
+                   device=device)
+        out.result = {"ticket": self.ticket_view(t)}
+        return out
+
+    def finish(self, counter: int, device: str | None = None) -> Outcome:
+        """Service is over. Finishing a ticket that was only called counts
+        its service from the call (the officer skipped "start")."""
+        out, ts, _ = self._begin()
+        state = self._staffed(counter)
+        t = self._current(state)
+        if t.status not in (CALLED, SERVING):
+            raise self._wrong(t, "kết thúc")
+        if t.started_at is None:
+            t.started_at = t.called_at
+        t.status, t.finished_at = DONE, ts
+        state.ticket_id = None
+        out.counters.add(counter)
+        self._learn_service_time(t.department, ts - (t.started_at or ts))
+        v = self._end_visit(t, ts, "served")
+        self.stats["served"] += 1
+        self._emit("ticket_finished", ts, ticket=t, counter=counter, officer=state.officer,
+                   device=device, service=round(ts - (t.started_at or ts), 1))
+        self._emit_visit_ended(v, ts)
+        out.result = {"ticket": self.ticket_view(t), "visit": self.visit_view(v) if v else None}
+        return out
+
+    def _learn_service_time(self, department: str, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        avg = self.meta.avg_service.get(department)
+        self.meta.avg_service[department] = (
+            seconds if avg is None else (1 - EWMA_ALPHA) * avg + EWMA_ALPHA * seconds)
+
+    def _emit_visit_ended(self, v: Visit | None, ts: float) -> None:
+        if v is not None:
+            self._emit("visit_ended", ts, counter=v.counter, officer=v.officer,
+                       visit=self.visit_view(v))
+
+    def no_show(self, counter: int, device: str | None = None) -> Outcome:
+        """The called citizen did not come."""
+        out, ts, _ = self._begin()
+        state = self._staffed(counter)
+        t = self._current(state)
+        if t.status != CALLED:
+            raise self._wrong(t, "đánh dấu vắng mặt")
+        t.status, t.finished_at = NO_SHOW, ts
+        state.ticket_id = None
+        out.counters.add(counter)
+        self._end_visit(t, ts, "no_show")
+        self._emit("ticket_no_show", ts, ticket=t, counter=counter, officer=state.officer,
+                   device=device)
+        out.result = {"ticket": self.ticket_view(t)}
+        return out
+
+    def requeue(self, number: str, counter: int | None = None, device: str | None = None) -> Outcome:
+        """Put a ticket back in its queue: a no-show who turned up late, or
+        the counter's called ticket whose citizen is not there yet."""
+        out, ts, _ = self._begin()
+        if counter is not None:
+            self._staffed(counter)
+        t = self._ticket(number)
+        if t.status not in (NO_SHOW, CALLED):
+            raise self._wrong(t, "đưa lại hàng chờ")
+        if t.status == CALLED:
+            self._end_visit(t, ts, "requeued")
+            self._free_counter(t)
+        t.finished_at = None
+        self._enqueue(t, self.config.queue.requeue_placement, ts)
+        self._emit("ticket_requeued", ts, ticket=t, counter=counter, device=device,
+                   officer=self.counters[counter].officer if counter else None)
+        out.result = {"ticket": self.ticket_view(t)}
+        return out
+
+    def transfer(self, counter: int, department: str, procedure: str | None = None,
+                 note: str | None = None, device: str | None = None) -> Outcome:
+        """Send the counter's current citizen to another department's queue,
+        keeping the number."""
+        out, ts, _ = self._begin()
+        state = self._staffed(counter)
+        t = self._current(state)
+        if t.status not in (CALLED, SERVING):
+            raise self._wrong(t, "chuyển")
+        dept = self.config.department(department)
+        if dept is None:
+            raise QueueError("unknown_department", department=department)
+        if not dept.open:
+            raise QueueError("department_closed", name=dept.vi, name_en=dept.en)
+        if dept.code == t.department:
+            raise QueueError("same_department", number=t.number)
+        if procedure is not None:
+            proc = self.config.procedure(procedure)
+            if proc is None or proc.department != dept.code:
+                raise QueueError("unknown_procedure", procedure=procedure)
+        if t.status == SERVING and t.started_at is not None:
+            self._learn_service_time(t.department, ts - t.started_at)
+        v = self._end_visit(t, ts, "transferred")
+        state.ticket_id = None
+        out.counters.add(counter)
+        source = t.department
+        out.departments.add(source)
+        t.department, t.procedure = dept.code, procedure
+        t.transfers += 1
+        t.note = (note or "").strip()[:500] or None
+        t.started_at = None
+        self._enqueue(t, self.config.queue.transfer_placement, ts)
+        self._emit("ticket_transferred", ts, ticket=t, counter=counter, officer=state.officer,
+                   device=device, source=source, target=dept.code, note=t.note)
+        self._emit_visit_ended(v, ts)
+        out.result = {"ticket": self.ticket_view(t), "visit": self.visit_view(v) if v else None}
+        return out
+
+    def cancel(self, number: str, counter: int | None = None, device: str | None = None,
+               reason: str | None = None) -> Outcome:
+        """Cancel a ticket that has not been served (the citizen left)."""
+        out, ts, _ = self._begin()
+        t = self._ticket(number)
+        if t.status not in (WAITING, CALLED, NO_SHOW):
+            raise self._wrong(t, "hủy")
+        if counter is not None:
+            self._staffed(counter)
+        self._dequeue(t)
+        self._end_visit(t, ts, "cancelled")
+        self._free_counter(t)
+        t.status, t.finished_at = CANCELLED, ts
+        self._emit("ticket_cancelled", ts, ticket=t, counter=counter, device=device,
+                   reason=(reason or "").strip()[:200] or None)
+        out.result = {"ticket": self.ticket_view(t)}
+        return out
+
+    # --- ratings --------------------------------------------------------
+
+    def rate(self, visit_id: int, value: int, reason: str | None = None,
+             device: str | None = None, request_id: str | None = None) -> Outcome:
+        """Record the citizen's rating of a finished visit, once."""
+        out, ts, _ = self._begin()
+        v = self.visits.get(visit_id)
+        if v is None:
+            raise QueueError("unknown_visit")
+        existing = self.ratings.get(visit_id)
+        if existing is not None:
+            if request_id is not None and existing.request_id == request_id:
+                out.result = {"rating": asdict(existing), "repeat": True}
+                out.changed = bool(out.events)
+                return out
+            raise QueueError("already_rated")
+        if v.outcome not in ("served", "transferred") or v.ended_at is None:
+            raise QueueError("visit_not_ended")
+        if ts - v.ended_at > self.config.rating_window_seconds:
+            raise QueueError("rating_window_closed")
+        level = self.config.rating_level(value)
+        if level is None:
+            raise QueueError("bad_rating", value=value)
+        if reason is not None:
+            if reason not in SIPAS_CRITERIA:
+                raise QueueError("bad_reason", reason=reason)
+            if not level.negative:
+                raise QueueError("reason_not_allowed")
+        r = Rating(v.id, v.ticket_id, v.day, v.counter, v.officer, v.department, v.procedure,
+                   value, reason, ts, device, request_id)
+        self.ratings[v.id] = r
+        v.rated = value
+        out.ratings.append(r)
+        out.visits.add(v.id)
+        self._emit("visit_rated", ts, counter=v.counter, officer=v.officer,
+                   device=device, visit=v.id, value=value, reason=reason,
+                   number=v.number, department=v.department)
+        # The event's ticket column should still point at the ticket rated.
+        out.events[-1].ticket_id = v.ticket_id
+        out.result = {"rating": asdict(r), "repeat": False}
+        return out
+
+    # --- devices --------------------------------------------------------
+
+    def printer_status(self, device: str, ok: bool, problem: str | None = None,
+                       detail: str | None = None) -> Outcome:
+        """A kiosk reports its printer's state; a change is logged once."""
+        out, ts, _ = self._begin()
+        before = self.meta.printers.get(device)
+        status = {"device": device, "ok": bool(ok), "problem": None if ok else (problem or "error"),
+                  "detail": (detail or "")[:200], "since": ts}
+        if before and before["ok"] == status["ok"] and before["problem"] == status["problem"]:
+            out.changed = bool(out.events)
+            out.result = {"printer": before}
+            return out
+        self.meta.printers[device] = status
+        self._emit("printer_ok" if ok else "printer_fault", ts, device=device, printer=status)
+        out.result = {"printer": status}
+        return out
+
+    # --- views (what goes on the wire) ----------------------------------
+
+    def ticket_view(self, t: Ticket) -> dict[str, Any]:
+        """A ticket as clients see it."""
+        return {
+            "id": t.id, "number": t.number, "day": t.day, "department": t.department,
+            "procedure": t.procedure, "priority": t.priority, "status": t.status,
+            "issued_at": t.issued_at, "queued_at": t.queued_at, "counter": t.counter,
+            "officer": t.officer, "called_at": t.called_at, "started_at": t.started_at,
+            "finished_at": t.finished_at, "recalls": t.recalls, "transfers": t.transfers,
+            "note": t.note, "visit": t.visit_id,
+        }
+
+    def visit_view(self, v: Visit) -> dict[str, Any]:
+        """A visit as clients see it (the rating pad rates it by ``id``)."""
+        officer = self.config.officer(v.officer) if v.officer else None
+        return {**asdict(v), "officer_name": officer.name if officer else None}
+
+    def counter_view(self, state: CounterState) -> dict[str, Any]:
+        """A counter as clients see it, with its current ticket."""
+        cfg = self.config.counter(state.number)
+        officer = self.config.officer(state.officer) if state.officer else None
+        t = self.tickets.get(state.ticket_id) if state.ticket_id else None
+        return {
+            "number": state.number, "name": cfg.name if cfg else str(state.number),
+            "departments": list(cfg.departments) if cfg else [], "status": state.status,
+            "officer": state.officer, "officer_name": officer.name if officer else None,
+            "reason": state.reason, "since": state.since,
+            "ticket": self.ticket_view(t) if t else None,
+        }
+
+    def department_view(self, code: str) -> dict[str, Any]:
+        """A department's queue: counts, oldest wait and the estimate."""
+        queue = self.waiting[code]
+        oldest = min((t.queued_at for t in queue.values()), default=None)
+        _, n_open = self.serving_capacity(code)
+        return {
+            "code": code, "waiting": len(queue),
+            "priority_waiting": sum(1 for t in queue.values() if t.priority),
+            "oldest_since": oldest, "wait_minutes": self.estimate_wait(code),
+            "open_counters": n_open, "issued": self.meta.seq.get(code, 0),
+        }
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything a display or console needs to draw the center now."""
+        return {
+            "day": self.meta.day,
+            "departments": [self.department_view(d.code) for d in self.config.departments],
+            "counters": [self.counter_view(s) for s in self.counters.values()],
+            "recent_calls": list(self.meta.recent_calls),
+            "printers": list(self.meta.printers.values()),
+            "totals": self.totals(),
+        }
+
+    def totals(self) -> dict[str, int]:
+        """Today's running figures."""
+        return {"issued": self.stats["issued"], "served": self.stats["served"],
+                "waiting": sum(len(q) for q in self.waiting.values())}
+
+    def waiting_tickets(self, departments: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Waiting tickets in call order (priority not applied), for consoles."""
+        codes = list(departments) if departments else list(self.waiting)
+        tickets = [t for c in codes if c in self.waiting for t in self.waiting[c].values()]
+        return [self.ticket_view(t) for t in sorted(tickets, key=lambda t: t.key)]
+
+    def current_day(self) -> date:
+        """The local date per the clock."""
+        return self._now()[1].date()

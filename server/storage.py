@@ -1,0 +1,305 @@
+"""SQLite storage through aiosqlite: schema, migrations, load and durable writes.
+
+The server applies a command to the pure core, turns the outcome into rows
+(:func:`rows_for`), and hands them to :class:`Store.write`. One writer task
+commits them in ``BEGIN IMMEDIATE`` transactions. When several commands are
+waiting at once they share one commit (group commit): each command's rows are
+still all-or-nothing, and nobody is answered before the commit returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import asdict, astuple, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+import aiosqlite
+
+from .core import CounterState, Outcome, QueueCore, Rating, Ticket, Visit
+
+log = logging.getLogger("motcua.storage")
+
+TICKET_COLS = [f.name for f in fields(Ticket)]
+VISIT_COLS = [f.name for f in fields(Visit)]
+RATING_COLS = [f.name for f in fields(Rating)]
+COUNTER_COLS = [f.name for f in fields(CounterState)]
+EVENT_COLS = ["at", "day", "type", "ticket_id", "counter", "officer", "device", "data"]
+
+# Each entry migrates the schema from version i to i+1. Never edit a landed
+# migration: add a new one.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE tickets (
+        id INTEGER PRIMARY KEY, day TEXT NOT NULL, number TEXT NOT NULL,
+        department TEXT NOT NULL, procedure TEXT, priority TEXT, status TEXT NOT NULL,
+        issued_at REAL NOT NULL, device TEXT, request_id TEXT, band INTEGER NOT NULL,
+        queued_at REAL NOT NULL, counter INTEGER, officer TEXT, called_at REAL,
+        started_at REAL, finished_at REAL, recalls INTEGER NOT NULL DEFAULT 0,
+        transfers INTEGER NOT NULL DEFAULT 0, note TEXT, visit_id INTEGER,
+        UNIQUE (day, number)
+    );
+    CREATE UNIQUE INDEX tickets_request ON tickets (device, request_id)
+        WHERE request_id IS NOT NULL;
+    CREATE INDEX tickets_status ON tickets (status);
+    CREATE TABLE visits (
+        id INTEGER PRIMARY KEY, ticket_id INTEGER NOT NULL, number TEXT NOT NULL,
+        day TEXT NOT NULL, counter INTEGER NOT NULL, officer TEXT, department TEXT NOT NULL,
+        procedure TEXT, called_at REAL NOT NULL, started_at REAL, ended_at REAL,
+        outcome TEXT, rated INTEGER
+    );
+    CREATE INDEX visits_day ON visits (day);
+    CREATE TABLE ratings (
+        visit_id INTEGER PRIMARY KEY, ticket_id INTEGER NOT NULL, day TEXT NOT NULL,
+        counter INTEGER NOT NULL, officer TEXT, department TEXT NOT NULL, procedure TEXT,
+        value INTEGER NOT NULL, reason TEXT, at REAL NOT NULL, device TEXT, request_id TEXT
+    );
+    CREATE INDEX ratings_day ON ratings (day);
+    CREATE TABLE counters (
+        number INTEGER PRIMARY KEY, status TEXT NOT NULL, officer TEXT, reason TEXT,
+        ticket_id INTEGER, since REAL NOT NULL, priority_streak INTEGER NOT NULL
+    );
+    -- Append-only audit log: every change, who, which device, when.
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, day TEXT NOT NULL,
+        type TEXT NOT NULL, ticket_id INTEGER, counter INTEGER, officer TEXT,
+        device TEXT, data TEXT NOT NULL
+    );
+    CREATE INDEX events_day ON events (day, type);
+    CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+    CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _upsert(table: str, cols: list[str], key: str) -> str:
+    # ON CONFLICT DO UPDATE (not INSERT OR REPLACE): REPLACE would silently
+    # delete another row that collides on UNIQUE(day, number).
+    sets = ", ".join(f"{c}=excluded.{c}" for c in cols if c != key)
+    return (f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+            f"ON CONFLICT({key}) DO UPDATE SET {sets}")
+
+
+SQL_TICKET = _upsert("tickets", TICKET_COLS, "id")
+SQL_VISIT = _upsert("visits", VISIT_COLS, "id")
+SQL_COUNTER = _upsert("counters", COUNTER_COLS, "number")
+SQL_RATING = f"INSERT INTO ratings ({', '.join(RATING_COLS)}) VALUES ({', '.join('?' * len(RATING_COLS))})"
+SQL_EVENT = f"INSERT INTO events ({', '.join(EVENT_COLS)}) VALUES ({', '.join('?' * len(EVENT_COLS))})"
+SQL_META = "INSERT INTO meta (key, value) VALUES ('core', ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value"
+
+
+@dataclass
+class Rows:
+    """One command's rows, copied when it was applied (later commands may
+    change the same objects before this is written)."""
+
+    tickets: list[tuple] = field(default_factory=list)
+    visits: list[tuple] = field(default_factory=list)
+    counters: list[tuple] = field(default_factory=list)
+    ratings: list[tuple] = field(default_factory=list)
+    events: list[tuple] = field(default_factory=list)
+    meta: str | None = None
+
+
+def rows_for(core: QueueCore, out: Outcome) -> Rows:
+    """Copy what ``out`` touched into plain row tuples."""
+    rows = Rows()
+    rows.tickets = [astuple(core.tickets[i]) for i in sorted(out.tickets) if i in core.tickets]
+    rows.visits = [astuple(core.visits[i]) for i in sorted(out.visits) if i in core.visits]
+    rows.counters = [astuple(core.counters[n]) for n in sorted(out.counters) if n in core.counters]
+    rows.ratings = [astuple(r) for r in out.ratings]
+    day = core.meta.day
+    for ev in out.events:
+        data = dict(ev.data)
+        t = core.tickets.get(ev.ticket_id) if ev.ticket_id is not None else None
+        if t is not None:
+            # Keep the ticket's state with the event so reports need only the log.
+            data["ticket"] = core.ticket_view(t)
+        rows.events.append((ev.at, day, ev.type, ev.ticket_id, ev.counter, ev.officer,
+                            ev.device, json.dumps(data, ensure_ascii=False)))
+    rows.meta = json.dumps(asdict(core.meta), ensure_ascii=False)
+    return rows
+
+
+@dataclass
+class _Job:
+    rows: Rows
+    after: Callable[[], None] | None
+    done: asyncio.Future
+
+
+class Store:
+    """The SQLite file and its single writer."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.db: aiosqlite.Connection | None = None
+        self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
+        self._writer: asyncio.Task | None = None
+        self.commits = 0
+        self.changes = 0
+
+    async def open(self) -> None:
+        """Open (creating if needed) the database and bring its schema up to date."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = await aiosqlite.connect(self.path, isolation_level=None)
+        await self.db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit is on disk (WAL fsynced) before anybody is answered.
+        await self.db.execute("PRAGMA synchronous=FULL")
+        await self.db.execute("PRAGMA busy_timeout=5000")
+        await self.db.execute("PRAGMA foreign_keys=ON")
+        await self._migrate()
+        self._writer = asyncio.create_task(self._write_loop(), name="motcua-writer")
+
+    async def _migrate(self) -> None:
+        assert self.db is not None
+        async with self.db.execute("PRAGMA user_version") as cur:
+            (version,) = await cur.fetchone()
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{self.path} has schema version {version}, newer than this motcua "
+                f"({SCHEMA_VERSION}); upgrade motcua")
+        for i in range(version, SCHEMA_VERSION):
+            log.info("migrating %s to schema version %d", self.path, i + 1)
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for stmt in _statements(MIGRATIONS[i]):
+                    await self.db.execute(stmt)
+                await self.db.execute(f"PRAGMA user_version={i + 1}")
+                await self.db.execute("COMMIT")
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+
+    async def close(self) -> None:
+        """Finish pending writes and close the file."""
+        if self._writer is not None:
+            await self._queue.put(None)
+            await self._writer
+            self._writer = None
+        if self.db is not None:
+            await self.db.close()
+            self.db = None
+
+    async def load(self, core: QueueCore) -> None:
+        """Fill a fresh core from the database: today's tickets, every ticket
+        still active, counters, and today's visits and ratings."""
+        assert self.db is not None
+        async with self.db.execute("SELECT value FROM meta WHERE key='core'") as cur:
+            row = await cur.fetchone()
+        meta = json.loads(row[0]) if row else None
+        day = (meta or {}).get("day", "")
+        tickets = [Ticket(*r) for r in await self._all(
+            f"SELECT {', '.join(TICKET_COLS)} FROM tickets "
+            "WHERE day = ? OR status IN ('waiting', 'called', 'serving') ORDER BY id", day)]
+        counters = [CounterState(*r) for r in await self._all(
+            f"SELECT {', '.join(COUNTER_COLS)} FROM counters")]
+        visits = [Visit(*r) for r in await self._all(
+            f"SELECT {', '.join(VISIT_COLS)} FROM visits WHERE day = ? ORDER BY id", day)]
+        ratings = [Rating(*r) for r in await self._all(
+            f"SELECT {', '.join(RATING_COLS)} FROM ratings WHERE day = ?", day)]
+        core.load(meta, tickets, counters, visits, ratings)
+
+    async def _all(self, sql: str, *params: Any) -> list[tuple]:
+        assert self.db is not None
+        async with self.db.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    def write(self, rows: Rows, after: Callable[[], None] | None = None) -> Awaitable[None]:
+        """Queue rows for the next commit. ``after`` runs right after that
+        commit, in submission order (the server broadcasts there), and the
+        returned future resolves once the rows are durable."""
+        done = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Job(rows, after, done))
+        return done
+
+    async def _write_loop(self) -> None:
+        assert self.db is not None
+        stop = False
+        while not stop:
+            job = await self._queue.get()
+            if job is None:
+                break
+            batch = [job]
+            while not self._queue.empty():
+                nxt = self._queue.get_nowait()
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            try:
+                await self._commit(batch)
+            except Exception as e:  # every waiter must hear about it
+                log.exception("commit of %d change(s) failed", len(batch))
+                for j in batch:
+                    if not j.done.done():
+                        j.done.set_exception(StorageError(str(e)))
+                continue
+            self.commits += 1
+            self.changes += len(batch)
+            for j in batch:
+                if j.after is not None:
+                    try:
+                        j.after()
+                    except Exception:
+                        log.exception("post-commit step failed")
+                if not j.done.done():
+                    j.done.set_result(None)
+
+    async def _commit(self, batch: list[_Job]) -> None:
+        db = self.db
+        assert db is not None
+        tickets, visits, counters, ratings, events = [], [], [], [], []
+        meta = None
+        for j in batch:
+            tickets += j.rows.tickets
+            visits += j.rows.visits
+            counters += j.rows.counters
+            ratings += j.rows.ratings
+            events += j.rows.events
+            meta = j.rows.meta or meta
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            if tickets:
+                await db.executemany(SQL_TICKET, tickets)
+            if visits:
+                await db.executemany(SQL_VISIT, visits)
+            if counters:
+                await db.executemany(SQL_COUNTER, counters)
+            if ratings:
+                await db.executemany(SQL_RATING, ratings)
+            if events:
+                await db.executemany(SQL_EVENT, events)
+            if meta is not None:
+                await db.execute(SQL_META, (meta,))
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+
+
+class StorageError(Exception):
+    """A commit failed; the change it carried was not recorded."""
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into statements (triggers contain ';')."""
+    out, buf = [], []
+    for line in script.strip().splitlines():
+        if line.strip().startswith("--"):
+            continue
+        buf.append(line)
+        joined = "\n".join(buf).strip()
+        if joined.endswith(";") and (not joined.upper().startswith("CREATE TRIGGER")
+                                     or joined.upper().endswith("END;")):
+            out.append(joined)
+            buf = []
+    if "\n".join(buf).strip():
+        out.append("\n".join(buf).strip())
+    return out
