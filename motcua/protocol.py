@@ -135,10 +135,11 @@ AUDIENCE: dict[str, frozenset[str]] = {
 }
 
 
-def decode(raw: str | bytes) -> dict[str, Any]:
-    """Parse one frame into a message dict with a string ``type``."""
+def decode(raw: str | bytes, limit: int | None = MAX_MESSAGE_BYTES) -> dict[str, Any]:
+    """Parse one frame into a message dict with a string ``type``. ``limit``
+    bounds what a client may send; the server's own snapshots are larger."""
     size = len(raw)
-    if size > MAX_MESSAGE_BYTES:
+    if limit is not None and size > limit:
         raise ProtocolError("too_large", size=size, limit=MAX_MESSAGE_BYTES)
     try:
         msg = json.loads(raw)

@@ -180,6 +180,7 @@ class CenterConfig:
             "last_ticket": self.last_ticket.strftime("%H:%M"),
             "notice": self.notice,
             "notice_en": self.notice_en,
+            "recent_calls": self.queue.recent_calls,
             "departments": [
                 {
                     "code": d.code,
