@@ -123,7 +123,8 @@ def _register_apps(sub: argparse._SubParsersAction) -> None:
     """Subcommands of the terminal apps, each in its own package."""
     import importlib
 
-    for module in ("kiosk.cli", "counter.cli", "display.cli", "printer.cli"):
+    for module in ("kiosk.cli", "counter.cli", "display.cli", "printer.cli", "reports.cli",
+                   "sim.cli", "monitor.cli"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as e:
