@@ -128,10 +128,14 @@ def _register_apps(sub: argparse._SubParsersAction) -> None:
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as e:
-            if e.name != module:
+            # An app package not installed here is skipped; a missing
+            # dependency inside an installed one is a real error.
+            if e.name is None or not module.startswith(e.name):
                 raise
             continue
-        mod.register(sub)
+        register = getattr(mod, "register", None)
+        if register is not None:
+            register(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -103,6 +103,9 @@ class MotcuaServer:
         self._server = await serve(
             self._handler, self.host, self.port, process_request=self._http,
             max_size=MAX_FRAME_BYTES, ping_interval=20, ping_timeout=20,
+            # Messages are small and the network is a LAN; per-connection
+            # deflate would cost more CPU than 500 displays' bandwidth saves.
+            compression=None,
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self._tick_task = asyncio.create_task(self._ticker(), name="motcua-tick")

@@ -222,6 +222,10 @@ class QueueCore:
         self.ratings: dict[int, Rating] = {}
         # Waiting tickets per department, for counting and picking.
         self.waiting: dict[str, dict[int, Ticket]] = {d.code: {} for d in config.departments}
+        # Kept alongside ``waiting`` so a busy hour costs O(1) per ticket,
+        # not a scan of the whole queue.
+        self._prio_waiting: dict[str, int] = {d.code: 0 for d in config.departments}
+        self._oldest: dict[str, float | None] = {}
         self.counters: dict[int, CounterState] = {
             c.number: CounterState(c.number) for c in config.counters
         }
@@ -272,7 +276,19 @@ class QueueCore:
         if t.request_id:
             self.by_request[(t.device, t.request_id)] = t.id
         if t.status == WAITING and t.department in self.waiting:
-            self.waiting[t.department][t.id] = t
+            self._add_waiting(t)
+
+    def _add_waiting(self, t: Ticket) -> None:
+        self.waiting[t.department][t.id] = t
+        if t.priority:
+            self._prio_waiting[t.department] += 1
+        oldest = self._oldest.get(t.department, "unknown")
+        if oldest != "unknown":
+            self._oldest[t.department] = t.queued_at if oldest is None else min(oldest, t.queued_at)
+
+    def meta_dict(self) -> dict[str, Any]:
+        """The running state to persist (shallow: json encodes the rest)."""
+        return dict(self.meta.__dict__)
 
     # --- helpers --------------------------------------------------------
 
@@ -341,10 +357,14 @@ class QueueCore:
             t.band, t.queued_at = NORMAL_BAND, ts
         else:  # original: its first place in line
             t.band, t.queued_at = NORMAL_BAND, t.issued_at
-        self.waiting[t.department][t.id] = t
+        self._add_waiting(t)
 
     def _dequeue(self, t: Ticket) -> None:
-        self.waiting[t.department].pop(t.id, None)
+        if self.waiting[t.department].pop(t.id, None) is not None:
+            if t.priority:
+                self._prio_waiting[t.department] -= 1
+            if self._oldest.get(t.department) == t.queued_at:
+                self._oldest.pop(t.department)  # recomputed when next asked
 
     def _end_visit(self, t: Ticket, ts: float, outcome: str) -> Visit | None:
         if t.visit_id is None:
@@ -479,7 +499,12 @@ class QueueCore:
     def _ahead_and_wait(self, t: Ticket) -> dict[str, Any]:
         if t.status != WAITING:
             return {"ahead": 0, "wait_minutes": 0}
-        queue = self.waiting[t.department].values()
+        queue = self.waiting[t.department]
+        if t.band == NORMAL_BAND and t.id == next(reversed(queue)):
+            # The newest ticket: everyone waiting is ahead (O(1) fast path).
+            ahead = (self._prio_waiting[t.department] if t.priority else len(queue)) - 1
+            return {"ahead": ahead, "wait_minutes": self._minutes_for(t.department, ahead)}
+        queue = queue.values()
         if t.priority:
             # Priority tickets overtake normal ones, so only priority tickets
             # are really ahead (mixing makes this a slight underestimate).
@@ -913,11 +938,13 @@ class QueueCore:
     def department_view(self, code: str) -> dict[str, Any]:
         """A department's queue: counts, oldest wait and the estimate."""
         queue = self.waiting[code]
-        oldest = min((t.queued_at for t in queue.values()), default=None)
+        if code not in self._oldest:
+            self._oldest[code] = min((t.queued_at for t in queue.values()), default=None)
+        oldest = self._oldest[code]
         _, n_open = self.serving_capacity(code)
         return {
             "code": code, "waiting": len(queue),
-            "priority_waiting": sum(1 for t in queue.values() if t.priority),
+            "priority_waiting": self._prio_waiting[code],
             "oldest_since": oldest, "wait_minutes": self.estimate_wait(code),
             "open_counters": n_open, "issued": self.meta.seq.get(code, 0),
         }

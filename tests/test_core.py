@@ -379,6 +379,10 @@ def test_simulated_day(clock):
                             ratings += 1
             except QueueError as e:
                 assert e.code in ("nobody_waiting",), e.code
+        for code, queue in core.waiting.items():  # the O(1) caches match a full scan
+            view = core.department_view(code)
+            assert view["priority_waiting"] == sum(1 for t in queue.values() if t.priority)
+            assert view["oldest_since"] == min((t.queued_at for t in queue.values()), default=None)
     # end of day: finish anything still at a counter, then let expiry run
     for n, state in core.counters.items():
         if state.ticket_id is not None:
