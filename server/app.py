@@ -312,7 +312,8 @@ class MotcuaServer:
     # --- applying and persisting ----------------------------------------
 
     async def _apply(self, command: str, **kwargs: Any) -> Outcome:
-        if self._broken:
+        if self._broken or self.store.failed:
+            self._broken = True
             await self._recover()
         try:
             out = self.core.execute(command, **kwargs)
@@ -338,6 +339,7 @@ class MotcuaServer:
         core = QueueCore(self.config, self.clock)
         await self.store.load(core)
         self.core = core
+        self.store.reset()
         self._broken = False
         log.warning("state reloaded from %s after a storage error", self.store.path)
 

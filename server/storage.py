@@ -150,6 +150,10 @@ class Store:
         self._writer: asyncio.Task | None = None
         self.commits = 0
         self.changes = 0
+        # Set when a commit fails: every change applied after it was built on
+        # state the file doesn't have, so writes are refused until the owner
+        # reloads its state and calls reset().
+        self.failed = False
 
     async def open(self) -> None:
         """Open (creating if needed) the database and bring its schema up to date."""
@@ -222,8 +226,15 @@ class Store:
         commit, in submission order (the server broadcasts there), and the
         returned future resolves once the rows are durable."""
         done = asyncio.get_running_loop().create_future()
+        if self.failed:
+            done.set_exception(StorageError("an earlier commit failed; state must be reloaded"))
+            return done
         self._queue.put_nowait(_Job(rows, after, done))
         return done
+
+    def reset(self) -> None:
+        """Accept writes again (after the owner reloaded its state)."""
+        self.failed = False
 
     async def _write_loop(self) -> None:
         assert self.db is not None
@@ -243,6 +254,13 @@ class Store:
                 await self._commit(batch)
             except Exception as e:  # every waiter must hear about it
                 log.exception("commit of %d change(s) failed", len(batch))
+                self.failed = True
+                while not self._queue.empty():
+                    nxt = self._queue.get_nowait()
+                    if nxt is None:
+                        stop = True
+                    else:
+                        batch.append(nxt)
                 for j in batch:
                     if not j.done.done():
                         j.done.set_exception(StorageError(str(e)))
