@@ -86,6 +86,15 @@ def _hash_pin(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_preview(args: argparse.Namespace) -> int:
+    # Imported here: python-escpos is slow to import and configures logging.
+    from printer.cli import preview
+
+    preview(args.out, args.paper, args.lang)
+    print(f"{args.out}: {args.paper} mm")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (subcommands register here)."""
     parser = argparse.ArgumentParser(
@@ -111,6 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("file")
     c.set_defaults(func=_config_check)
 
+    p = sub.add_parser("print-preview", help="write a PNG of a sample ticket",
+                       description="Write a PNG of what a ticket looks like (58 or 80 mm paper).")
+    p.add_argument("--out", default="ticket.png", help="PNG file to write (default ticket.png)")
+    p.add_argument("--paper", type=int, choices=(58, 80), default=80)
+    p.add_argument("--lang", choices=("vi", "en"), default="vi")
+    p.set_defaults(func=_print_preview)
+
     p = sub.add_parser("hash-pin", help="hash an officer PIN for the center file")
     p.add_argument("pin", nargs="?", help="the PIN (asked for when omitted)")
     p.set_defaults(func=_hash_pin)
@@ -123,8 +139,8 @@ def _register_apps(sub: argparse._SubParsersAction) -> None:
     """Subcommands of the terminal apps, each in its own package."""
     import importlib
 
-    for module in ("kiosk.cli", "counter.cli", "display.cli", "printer.cli", "reports.cli",
-                   "sim.cli", "monitor.cli"):
+    for module in ("kiosk.cli", "counter.cli", "display.cli", "reports.cli", "sim.cli",
+                   "monitor.cli"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as e:

@@ -1,0 +1,143 @@
+"""Drawing text lines into 1-bit images as wide as the paper.
+
+Both the printer output and the PNG preview use these exact bitmaps, so the
+preview shows what the thermal head will print, dot for dot.
+"""
+
+from __future__ import annotations
+
+from PIL import Image, ImageDraw, ImageFont
+
+#: Printable width in dots of common ESC/POS thermal printers (203 dpi, 8 dots/mm):
+#: 58 mm paper prints 48 mm wide, 80 mm paper prints 72 mm wide.
+PAPER_DOTS = {58: 384, 80: 576}
+
+#: Blank dots kept at each side of a text line so nothing touches the paper edge.
+SIDE_MARGIN = 8
+
+# Tallest stacked Vietnamese capitals and deepest descenders: measuring these once
+# gives every line the same height, so marks like the ngã over "Ễ" are never clipped
+# and lines do not jump around depending on their content.
+_PROBE = "ẪẴỄỖỠỮỸẤẰÂĂÊgjpqyỵỹ"
+_LINE_GAP = 4
+# Pillow anti-aliases glyphs; a threshold a little above the middle keeps thin
+# strokes (and the small hook/dot marks) rather than eroding them.
+_INK_THRESHOLD = 160
+
+
+def paper_dots(paper_mm: int) -> int:
+    """Return the printable width in dots for 58 or 80 mm paper (ValueError otherwise)."""
+    try:
+        return PAPER_DOTS[int(paper_mm)]
+    except (KeyError, ValueError, TypeError):
+        raise ValueError(f"paper width must be 58 or 80 mm, not {paper_mm!r}") from None
+
+
+def wrap_text(text: str, measure, max_width: float) -> list[str]:
+    """Greedy word-wrap ``text`` so ``measure(line) <= max_width``.
+
+    ``measure`` returns a line's width (pixels for bitmaps, characters for native
+    text).  Explicit newlines start new lines; a word longer than a whole line is
+    broken between characters rather than running off the paper.
+    """
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        # Split on plain spaces only, so a no-break space (U+00A0) keeps "25 phút"
+        # together on one line.
+        words = [w for w in paragraph.split(" ") if w]
+        if not words:
+            lines.append("")
+            continue
+        current = ""
+        for word in words:
+            trial = f"{current} {word}" if current else word
+            if measure(trial) <= max_width:
+                current = trial
+                continue
+            if current:
+                lines.append(current)
+                current = ""
+            # The word alone may still be too wide: split it by characters.
+            while measure(word) > max_width and len(word) > 1:
+                cut = len(word) - 1
+                while cut > 1 and measure(word[:cut]) > max_width:
+                    cut -= 1
+                lines.append(word[:cut])
+                word = word[cut:]
+            current = word
+        lines.append(current)
+    return lines
+
+
+def load_font(path, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """Load the TrueType font at ``path`` in ``size`` px, or Pillow's built-in font if None."""
+    if path is None:
+        # Only used by the PNG preview when no Vietnamese font exists (text is
+        # unaccented then); Pillow >= 10.1 ships a scalable default font.
+        return ImageFont.load_default(size=size)
+    return ImageFont.truetype(str(path), size)
+
+
+def text_image(
+    text: str,
+    font,
+    width: int,
+    *,
+    align: str = "left",
+    invert: bool = False,
+    bold_stroke: int = 0,
+    pad_top: int = 0,
+    pad_bottom: int = 0,
+) -> Image.Image:
+    """Render ``text`` word-wrapped into a 1-bit image exactly ``width`` dots wide.
+
+    ``align`` is "left", "center" or "right"; ``invert`` prints white on black
+    (used to make the priority label stand out); ``bold_stroke`` thickens glyphs
+    when no separate bold font file exists.  Black = ink.
+    """
+    inner = width - 2 * SIDE_MARGIN - (16 if invert else 0)
+    lines = wrap_text(text, lambda s: font.getlength(s) + 2 * bold_stroke, inner)
+    left, top, right, bottom = font.getbbox(_PROBE, anchor="ls")
+    above = -top + bold_stroke
+    line_h = above + bottom + bold_stroke + _LINE_GAP
+    box_pad = 6 if invert else 0
+    height = pad_top + pad_bottom + 2 * box_pad + line_h * len(lines)
+    img = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(img)
+    ink = 255 if invert else 0
+    if invert:
+        widest = max(font.getlength(line) for line in lines) + 2 * bold_stroke
+        box_w = min(width - 2 * SIDE_MARGIN, int(widest) + 32)
+        x0 = {"left": SIDE_MARGIN, "right": width - SIDE_MARGIN - box_w}.get(
+            align, (width - box_w) // 2)
+        draw.rectangle((x0, pad_top, x0 + box_w - 1, height - pad_bottom - 1), fill=0)
+    for i, line in enumerate(lines):
+        w = font.getlength(line) + 2 * bold_stroke
+        if align == "center":
+            x = (width - w) / 2
+        elif align == "right":
+            x = width - SIDE_MARGIN - w
+        else:
+            x = SIDE_MARGIN + (8 if invert else 0)
+        y = pad_top + box_pad + i * line_h + above
+        draw.text((x + bold_stroke, y), line, font=font, fill=ink, anchor="ls",
+                  stroke_width=bold_stroke, stroke_fill=ink)
+    return to_1bit(img)
+
+
+def to_1bit(img: Image.Image) -> Image.Image:
+    """Threshold a greyscale image to pure black/white without dithering.
+
+    Dithering makes text look grainy on a thermal head; a hard threshold keeps
+    glyph edges crisp.
+    """
+    return img.convert("L").point(lambda v: 255 if v >= _INK_THRESHOLD else 0).convert(
+        "1", dither=Image.Dither.NONE)
+
+
+def rule_image(width: int, thickness: int = 2, pad: int = 6) -> Image.Image:
+    """A horizontal separator line as a 1-bit image ``width`` dots wide."""
+    img = Image.new("1", (width, thickness + 2 * pad), 1)
+    ImageDraw.Draw(img).rectangle(
+        (SIDE_MARGIN, pad, width - SIDE_MARGIN - 1, pad + thickness - 1), fill=0)
+    return img
