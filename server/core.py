@@ -226,6 +226,7 @@ class QueueCore:
         # not a scan of the whole queue.
         self._prio_waiting: dict[str, int] = {d.code: 0 for d in config.departments}
         self._oldest: dict[str, float | None] = {}
+        self._capacity: dict[str, tuple[float, int]] = {}  # cleared when a counter changes
         self.counters: dict[int, CounterState] = {
             c.number: CounterState(c.number) for c in config.counters
         }
@@ -261,6 +262,7 @@ class QueueCore:
         for c in counters:
             if c.number in self.counters:
                 self.counters[c.number] = c
+        self._capacity.clear()
         for v in visits:
             self.visits[v.id] = v
         for r in ratings:
@@ -527,13 +529,16 @@ class QueueCore:
         """Counters' share of effort for a department: a counter serving three
         departments counts as a third. Uses open counters, or every counter
         that serves the department when none is open yet (early morning)."""
+        cached = self._capacity.get(department)
+        if cached is not None:
+            return cached
         shares = [(1 / len(c.departments), self.counters[c.number].status == OPEN)
                   for c in self.config.counters if department in c.departments]
         open_share = sum(s for s, is_open in shares if is_open)
         n_open = sum(1 for _, is_open in shares if is_open)
-        if open_share > 0:
-            return open_share, n_open
-        return sum(s for s, _ in shares) or 1.0, 0
+        result = (open_share, n_open) if open_share > 0 else (sum(s for s, _ in shares) or 1.0, 0)
+        self._capacity[department] = result
+        return result
 
     def _minutes_for(self, department: str, ahead: int) -> int:
         capacity, _ = self.serving_capacity(department)
@@ -568,6 +573,7 @@ class QueueCore:
     def _set_counter(self, state: CounterState, status: str, officer: str | None,
                      reason: str | None, ts: float) -> None:
         state.status, state.officer, state.reason, state.since = status, officer, reason, ts
+        self._capacity.clear()
         state.priority_streak = 0 if status != OPEN else state.priority_streak
         for code in self._counter_depts(state.number):
             assert self._out is not None
