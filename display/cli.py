@@ -1,0 +1,72 @@
+"""``motcua display``: run the waiting-room monitor in this terminal."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+log = logging.getLogger("motcua.display")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``display`` subcommand to the ``motcua`` command."""
+    p = sub.add_parser("display", help="màn hình phòng chờ / waiting-room display")
+    p.add_argument("--url", default=os.environ.get("MOTCUA_URL", "ws://127.0.0.1:8765"),
+                   help="server address (default ws://127.0.0.1:8765)")
+    p.add_argument("--token", default=os.environ.get("MOTCUA_DISPLAY_TOKEN", "display-demo"),
+                   help="the center's display token (default: the sample center's)")
+    p.add_argument("--device", default="display-1", help="this display's name (default display-1)")
+    p.add_argument("--voice", choices=("off", "vi", "en"), default="vi",
+                   help="read each call aloud with espeak-ng (default vi)")
+    p.add_argument("--chime", action=argparse.BooleanOptionalAction, default=True,
+                   help="play a chime before each announcement (default on)")
+    p.add_argument("--departments", metavar="TP,KHDT",
+                   help="show only these departments (default: the whole center)")
+    p.add_argument("--counters", metavar="1,2,3",
+                   help="show only these counters (default: all)")
+    p.add_argument("--lang", choices=("vi", "en"), default="vi",
+                   help="screen language (default vi; press l to switch)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the display with the parsed options."""
+    from .app import DisplayApp, DisplayOptions
+    from .board import Scope
+    from .voice import detect_engine
+
+    try:
+        scope = Scope.parse(args.departments, args.counters)
+    except ValueError as e:
+        print(f"--counters: {e}", file=sys.stderr)
+        return 2
+    options = DisplayOptions(url=args.url, token=args.token, device=args.device,
+                             voice=args.voice, chime=args.chime, scope=scope,
+                             language=args.lang)
+    engine, note = detect_engine(args.voice, chime=args.chime)
+    if engine is None and args.voice != "off":
+        # Also on stderr, for whoever reads the service's log after the fact.
+        print(note, file=sys.stderr)
+    app = DisplayApp(options, engine=engine, voice_note=note)
+    # Log lines written to the terminal would tear through the full-screen UI:
+    # while it runs they go to Textual's log instead (the app puts what the
+    # people in the room need on screen itself).
+    from textual.logging import TextualHandler
+
+    root = logging.getLogger()
+    terminal = [h for h in root.handlers if isinstance(h, logging.StreamHandler)
+                and getattr(h, "stream", None) in (sys.stderr, sys.stdout,
+                                                   sys.__stderr__, sys.__stdout__)]
+    quiet = TextualHandler(stderr=False)
+    for h in terminal:
+        root.removeHandler(h)
+    root.addHandler(quiet)
+    try:
+        app.run()
+    finally:
+        root.removeHandler(quiet)
+        for h in terminal:
+            root.addHandler(h)
+    return 0
