@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import random
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidURI
@@ -20,6 +21,17 @@ from websockets.exceptions import ConnectionClosed, InvalidURI
 from .protocol import PROTOCOL_VERSION, decode, encode
 
 log = logging.getLogger("motcua.client")
+
+
+def _reconnect_delays() -> Iterator[float]:
+    """Quick retries, capped at 3 s: a kiosk or TV on the center's LAN should
+    come back within seconds of the server, not after websockets' default
+    of up to 90 s, and there are too few devices for a stampede to matter."""
+    yield random.uniform(0, 0.5)
+    delay = 0.5
+    while True:
+        yield delay + random.uniform(0, 0.25)
+        delay = min(delay * 2, 3.0)
 
 
 class ServerError(Exception):
@@ -195,7 +207,8 @@ class MotcuaClient:
         """Connect and reconnect forever (until closed or refused)."""
         try:
             async for ws in connect(self.url, open_timeout=self.open_timeout,
-                                    max_size=2**22, ping_interval=10, ping_timeout=10):
+                                    max_size=2**22, ping_interval=10, ping_timeout=10,
+                                    compression=None, reconnect_delays=_reconnect_delays):
                 try:
                     await self._session(ws)
                 except ConnectionClosed:
