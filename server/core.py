@@ -10,7 +10,7 @@ from the injected ``clock`` so a whole day can be simulated in milliseconds.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Callable, Iterable
 
@@ -402,6 +402,9 @@ class QueueCore:
             self._expire_if_due(ts, local)
             return
         previous = self.meta.day
+        # Only tickets already final before this rollover leave memory now:
+        # the ones it expires must stay until this outcome is persisted.
+        stale = [tid for tid, t in self.tickets.items() if t.day != today and t.status in FINAL]
         if previous:
             self._expire(ts, (WAITING, CALLED), previous)
         self.meta.day = today
@@ -412,13 +415,13 @@ class QueueCore:
         for state in self.counters.values():
             state.priority_streak = 0
         # Final tickets of earlier days are in the database; keep memory to today.
-        for tid in [tid for tid, t in self.tickets.items()
-                    if t.day != today and t.status in FINAL]:
+        for tid in stale:
             t = self.tickets.pop(tid)
             self.by_number.pop((t.day, t.number), None)
             if t.request_id:
                 self.by_request.pop((t.device, t.request_id), None)
-        self.visits = {vid: v for vid, v in self.visits.items() if v.day == today}
+        touched = self._out.visits if self._out is not None else set()
+        self.visits = {vid: v for vid, v in self.visits.items() if v.day == today or vid in touched}
         self.ratings = {vid: r for vid, r in self.ratings.items() if r.day == today}
         self._emit("day_started", ts, day=today, previous=previous or None)
         self._expire_if_due(ts, local)
@@ -862,7 +865,7 @@ class QueueCore:
         existing = self.ratings.get(visit_id)
         if existing is not None:
             if request_id is not None and existing.request_id == request_id:
-                out.result = {"rating": asdict(existing), "repeat": True}
+                out.result = {"rating": dict(existing.__dict__), "repeat": True}
                 out.changed = bool(out.events)
                 return out
             raise QueueError("already_rated")
@@ -889,7 +892,7 @@ class QueueCore:
                    number=v.number, department=v.department)
         # The event's ticket column should still point at the ticket rated.
         out.events[-1].ticket_id = v.ticket_id
-        out.result = {"rating": asdict(r), "repeat": False}
+        out.result = {"rating": dict(r.__dict__), "repeat": False}
         return out
 
     # --- devices --------------------------------------------------------
@@ -926,7 +929,7 @@ class QueueCore:
     def visit_view(self, v: Visit) -> dict[str, Any]:
         """A visit as clients see it (the rating pad rates it by ``id``)."""
         officer = self.config.officer(v.officer) if v.officer else None
-        return {**asdict(v), "officer_name": officer.name if officer else None}
+        return {**v.__dict__, "officer_name": officer.name if officer else None}
 
     def counter_view(self, state: CounterState) -> dict[str, Any]:
         """A counter as clients see it, with its current ticket."""

@@ -83,3 +83,34 @@ async def test_failed_commit_is_not_acknowledged_and_state_reloads(harness):
     assert again["ticket"]["number"] == "A002"
     with sqlite3.connect(harness.db) as db:
         assert db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 3
+
+
+async def test_day_rollover_is_persisted_across_a_restart(tmp_path, open_config):
+    """Yesterday's waiting and called tickets are stored as expired, so a new
+    server process does not bring them back into today's queue."""
+    from datetime import datetime, timedelta, timezone
+    from conftest import Harness
+    now = [datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)]  # 10:00 in Hà Nội
+    h = Harness(open_config, tmp_path / "r.db", clock=lambda: now[0])
+    await h.start()
+    try:
+        kiosk = await h.client("kiosk")
+        counter = await h.client("counter", counter=1)
+        await counter.request("login", officer="cb01", pin="1234")
+        for i in range(3):
+            await kiosk.request("issue", department="TP", request_id=f"d1-{i}")
+        await counter.request("call_next")
+        now[0] += timedelta(days=1)
+        t = await kiosk.request("issue", department="TP", request_id="d2-0")
+        assert t["ticket"]["number"] == "A001" and t["ticket"]["day"] == "2026-11-24"
+        await h.restart()
+        await kiosk.wait_ready(5)
+        assert kiosk.state.departments["TP"]["waiting"] == 1
+        with sqlite3.connect(h.db) as db:
+            rows = db.execute("SELECT day, status FROM tickets ORDER BY id").fetchall()
+            visit = db.execute("SELECT outcome FROM visits").fetchone()
+        assert rows == [("2026-11-23", "expired")] * 3 + [("2026-11-24", "waiting")]
+        assert visit == ("expired",)
+        assert h.server.core.counters[1].ticket_id is None
+    finally:
+        await h.close()
