@@ -1,0 +1,1 @@
+"""The supervisor monitor (``motcua monitor``): a live Textual view of the center."""

@@ -1,0 +1,264 @@
+"""From the event log to facts: the one place that defines every KPI.
+
+The event log says what happened (a ticket was issued, called, a visit
+ended…). A report needs *facts*: "a wait of 734 s in department TP that
+began at 08:00 and was ended by counter 1 / officer cb01". :class:`DayFold`
+reads one day's events in order and emits such facts; everything else (the
+engine, the naive baseline, the live monitor) only counts and sorts facts.
+
+Definitions (all times from the event log, in seconds):
+
+* **issued** – a ``ticket_issued``; grouped by the department and procedure
+  it was issued for and the hour of issue (no counter or officer).
+* **wait** – a stretch in one department's queue: it starts when the ticket
+  is issued, or when it is transferred into a department, and ends at the
+  next ``ticket_called`` (the first call; recalls do not count). A
+  transferred citizen therefore has two or more waits, each counted in the
+  department whose queue it was (the fee desk's waits belong to the fee
+  desk). The first one is the "issue → first call" wait. A no-show put back
+  in the queue does not start a new wait (the citizen was not there).
+  Waits that never end in a call (cancelled or expired while waiting) are
+  counted as cancelled/expired, not as waits. Grouped by the department and
+  procedure of the queue, the hour the wait began, and the counter and
+  officer that made the call.
+* **within target** – a wait no longer than its department's
+  ``target_wait`` (configuration at report time).
+* **served / transferred** – a visit (one episode at one counter) that ended
+  ``served`` / ``transferred``, with its **service time** (service start,
+  or the call when the officer skipped "start", to the end of the visit).
+  Service time covers both kinds of visit: a receiving desk that transfers
+  a citizen to the fee desk did serve them. Grouped by the visit's
+  department, procedure, counter, officer and the hour it ended.
+* **no-show** – a ticket whose last word is ``ticket_no_show``: a no-show
+  who came back (``ticket_requeued``) and was served is not one. Counted at
+  the counter that marked it.
+* **cancelled / expired** – ``ticket_cancelled`` / ``ticket_expired``.
+* **rating** – a ``visit_rated`` with its value; grouped by the visit's
+  department, procedure, counter and officer and the hour of the rating.
+  The satisfaction rate is (ratings on levels marked ``satisfied``) / rated.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
+from zoneinfo import ZoneInfo
+
+ISSUED, WAIT, SERVED, TRANSFERRED, NO_SHOW, CANCELLED, EXPIRED, RATING = range(1, 9)
+KIND_NAMES = {ISSUED: "issued", WAIT: "wait", SERVED: "served", TRANSFERRED: "transferred",
+              NO_SHOW: "no_show", CANCELLED: "cancelled", EXPIRED: "expired", RATING: "rating"}
+
+#: Event types that matter to reports (the rest: counters, printers, starts).
+REPORT_EVENTS = ("ticket_issued", "ticket_transferred", "ticket_called", "visit_ended",
+                 "ticket_no_show", "ticket_requeued", "ticket_cancelled", "ticket_expired",
+                 "visit_rated")
+
+
+class Fact(NamedTuple):
+    """One countable thing. ``value``: seconds for waits and visits, the
+    level for ratings, None otherwise."""
+
+    day: str
+    kind: int
+    dept: str | None
+    proc: str | None
+    counter: int | None
+    officer: str | None
+    hour: int
+    value: float | None
+
+
+class Row(NamedTuple):
+    """An event reduced to what the fold needs. ``dept``/``proc``/``num``/
+    ``text``/``ref`` depend on the type (see :data:`EXTRACT`)."""
+
+    day: str
+    type: str
+    at: float
+    ticket_id: int | None
+    counter: int | None
+    officer: str | None
+    dept: str | None = None
+    proc: str | None = None
+    num: float | None = None
+    text: str | None = None
+    ref: int | None = None
+
+
+#: The JSON paths each event type contributes, as (dept, proc, num, text, ref).
+#: Shared by :func:`row_from_data` (parsed JSON) and the SQL extraction in
+#: :mod:`reports.engine`, so both see the same fields.
+EXTRACT: dict[str, tuple[str | None, str | None, str | None, str | None, str | None]] = {
+    "ticket_issued": ("$.ticket.department", "$.ticket.procedure", None, None, None),
+    "ticket_transferred": ("$.target", "$.ticket.procedure", None, None, None),
+    "ticket_called": (None, None, None, None, None),
+    "visit_ended": ("$.visit.department", "$.visit.procedure", "$.visit.started_at",
+                    "$.visit.outcome", "$.visit.id"),
+    "ticket_no_show": ("$.ticket.department", "$.ticket.procedure", None, None, None),
+    "ticket_requeued": (None, None, None, None, None),
+    "ticket_cancelled": ("$.ticket.department", "$.ticket.procedure", None, None, None),
+    "ticket_expired": ("$.ticket.department", "$.ticket.procedure", None, None, None),
+    "visit_rated": ("$.department", None, "$.value", None, "$.visit"),
+}
+
+
+def _path(data: dict[str, Any], path: str | None) -> Any:
+    if path is None:
+        return None
+    node: Any = data
+    for part in path[2:].split("."):
+        if not isinstance(node, dict):
+            return None
+        node = node.get(part)
+    return node
+
+
+def row_from_data(day: str, type_: str, at: float, ticket_id: int | None,
+                  counter: int | None, officer: str | None, data: dict[str, Any]) -> Row:
+    """Reduce a parsed event (from the log or the wire) to a :class:`Row`."""
+    paths = EXTRACT.get(type_)
+    if paths is None:
+        return Row(day, type_, at, ticket_id, counter, officer)
+    return Row(day, type_, at, ticket_id, counter, officer,
+               *(_path(data, p) for p in paths))
+
+
+class HourOf:
+    """Local hour of an epoch time, cheaply: one UTC offset per local day."""
+
+    def __init__(self, tz: ZoneInfo) -> None:
+        self.tz = tz
+        self._offset: dict[str, float] = {}
+
+    def offset(self, day: str) -> float:
+        off = self._offset.get(day)
+        if off is None:
+            noon = datetime.combine(date.fromisoformat(day), time(12), self.tz)
+            off = self._offset[day] = noon.utcoffset().total_seconds()  # type: ignore[union-attr]
+        return off
+
+    def __call__(self, day: str, at: float) -> int:
+        return int((at + self.offset(day)) // 3600 % 24)
+
+
+Resolver = Callable[[int], "tuple[str | None, str | None]"]
+
+
+class DayFold:
+    """Turns one day's report events, in log order, into facts.
+
+    ``resolve(ticket_id)`` may name the department and procedure of a ticket
+    this day's events never placed (one expired at the day rollover, whose
+    event lacks the ticket view)."""
+
+    def __init__(self, hour_of: HourOf, resolve: Resolver | None = None) -> None:
+        self.hour_of = hour_of
+        self.resolve = resolve
+        self.facts: list[Fact] = []
+        self._open: dict[int, tuple[float, str | None, str | None, int]] = {}
+        self._where: dict[int, tuple[str | None, str | None]] = {}
+        self._no_show: dict[int, Fact] = {}
+        self._visit_proc: dict[int, str | None] = {}
+
+    def add(self, r: Row) -> None:
+        """Fold one event."""
+        t = r.type
+        tid = r.ticket_id
+        if t == "ticket_called":
+            ep = self._open.pop(tid, None)  # type: ignore[arg-type]
+            if ep is not None:
+                start, dept, proc, hour = ep
+                self.facts.append(Fact(r.day, WAIT, dept, proc, r.counter, r.officer, hour,
+                                       r.at - start))
+            return
+        hour = self.hour_of(r.day, r.at)
+        if t == "ticket_issued":
+            self.facts.append(Fact(r.day, ISSUED, r.dept, r.proc, None, None, hour, None))
+            if tid is not None:
+                self._open[tid] = (r.at, r.dept, r.proc, hour)
+                self._where[tid] = (r.dept, r.proc)
+        elif t == "ticket_transferred":
+            if tid is not None:
+                self._open[tid] = (r.at, r.dept, r.proc, hour)
+                self._where[tid] = (r.dept, r.proc)
+        elif t == "visit_ended":
+            kind = SERVED if r.text == "served" else TRANSFERRED if r.text == "transferred" else 0
+            if kind:
+                service = r.at - r.num if r.num is not None else None
+                self.facts.append(Fact(r.day, kind, r.dept, r.proc, r.counter, r.officer, hour,
+                                       service))
+            if r.ref is not None:
+                self._visit_proc[r.ref] = r.proc
+        elif t == "ticket_no_show":
+            if tid is not None:
+                dept, proc = self._dept(r)
+                self._no_show[tid] = Fact(r.day, NO_SHOW, dept, proc, r.counter, r.officer,
+                                          hour, None)
+        elif t == "ticket_requeued":
+            self._no_show.pop(tid, None)  # type: ignore[arg-type]
+        elif t in ("ticket_cancelled", "ticket_expired"):
+            dept, proc = self._dept(r)
+            kind = CANCELLED if t == "ticket_cancelled" else EXPIRED
+            self.facts.append(Fact(r.day, kind, dept, proc, r.counter, r.officer, hour, None))
+            self._open.pop(tid, None)  # type: ignore[arg-type]
+            self._no_show.pop(tid, None)  # type: ignore[arg-type]
+        elif t == "visit_rated":
+            proc = self._visit_proc.get(r.ref) if r.ref is not None else None
+            self.facts.append(Fact(r.day, RATING, r.dept, proc, r.counter, r.officer, hour,
+                                   r.num))
+
+    def _dept(self, r: Row) -> tuple[str | None, str | None]:
+        # Some events may lack the ticket view (e.g. a ticket expired at a
+        # day rollover); fall back to where the ticket was last seen.
+        if r.dept is not None:
+            return r.dept, r.proc
+        where = self._where.get(r.ticket_id)  # type: ignore[arg-type]
+        if where is None and self.resolve is not None and r.ticket_id is not None:
+            where = self.resolve(r.ticket_id)
+        return where or (None, None)
+
+    def knows(self, ticket_id: int) -> bool:
+        """Whether this fold has seen the ticket issued or transferred."""
+        return ticket_id in self._where
+
+    def begin_wait(self, ticket_id: int, day: str, start: float, dept: str | None,
+                   proc: str | None) -> None:
+        """Open a wait that began before the events this fold saw (a live
+        view joining mid-day learns the start from the ticket itself)."""
+        self._open[ticket_id] = (start, dept, proc, self.hour_of(day, start))
+        self._where[ticket_id] = (dept, proc)
+
+    def current(self) -> list[Fact]:
+        """The facts so far, as if the day ended now (leaves the fold going)."""
+        return [*self.facts, *self._no_show.values()]
+
+    def finish(self) -> list[Fact]:
+        """The day's facts, once every event has been added."""
+        self.facts.extend(self._no_show.values())
+        self._no_show = {}
+        return self.facts
+
+
+def fold_rows(rows: Iterable[Row], hour_of: HourOf,
+              resolve: Resolver | None = None) -> Iterator[Fact]:
+    """Facts of rows sorted by day then log order, folding each day apart."""
+    fold: DayFold | None = None
+    current = None
+    for r in rows:
+        if r.day != current:
+            if fold is not None:
+                yield from fold.finish()
+            fold, current = DayFold(hour_of, resolve), r.day
+        fold.add(r)  # type: ignore[union-attr]
+    if fold is not None:
+        yield from fold.finish()
+
+
+def days_between(first: str, last: str) -> list[str]:
+    """Every day from ``first`` to ``last`` inclusive, as ISO strings."""
+    d, end = date.fromisoformat(first), date.fromisoformat(last)
+    out = []
+    while d <= end:
+        out.append(d.isoformat())
+        d += timedelta(days=1)
+    return out

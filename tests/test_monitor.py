@@ -1,0 +1,194 @@
+"""The supervisor monitor, driven with Pilot against a real server."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from conftest import wait_for
+from textual.widgets import DataTable, Static
+
+from monitor.app import MonitorApp, bar, duration
+from monitor.model import Monitor
+from motcua.client import CenterState
+from server.core import QueueCore
+from sim.model import DaySimulation
+from sim.profile import Profile
+from sim.run import SimClock, day_rng, run_on_core
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def text(app, selector):
+    return str(app.query_one(selector, Static).content)
+
+
+def cells(app, table, key):
+    return [str(c) for c in app.query_one(f"#{table}", DataTable).get_row(key)]
+
+
+async def test_live_counters_queues_alerts_and_figures(harness):
+    offset = [0.0]
+    app = MonitorApp(harness.url, "admin-demo", pause_alert=120,
+                     clock=lambda: time.time() + offset[0])
+    async with app.run_test(size=(190, 50)) as pilot:
+        await wait_for(lambda: app.connected and app.model.day)
+        kiosk = await harness.client("kiosk")
+        c1 = await harness.client("counter", counter=1)
+        c2 = await harness.client("counter", counter=2)
+        await kiosk.request("issue", department="TP", request_id="m1")
+        await kiosk.request("issue", department="TP", procedure="TP01", request_id="m2",
+                            priority="elderly75")
+        await kiosk.request("issue", department="KHDT", request_id="m3")
+        await c1.request("login", officer="cb01", pin="1234")
+        called = await c1.request("call_next")
+        assert called["ticket"]["number"] == "A002"  # the priority ticket first
+        await c1.request("start")
+        await c2.request("login", officer="cb02", pin="1234")
+        await c2.request("pause", reason="Họp giao ban")
+        await wait_for(lambda: app.model.state.counters[2]["status"] == "paused")
+        await pilot.pause()
+        app.redraw()
+
+        row = cells(app, "counters", "1")
+        assert row[:5] == ["Quầy 1", "Đang mở", "Nguyễn Thị Lan", "A002", "Đang phục vụ"]
+        assert cells(app, "counters", "2")[1:5] == ["Tạm dừng", "Trần Văn Hùng", "",
+                                                    "Họp giao ban"]
+        assert cells(app, "counters", "3")[1] == "Đóng"
+        tp = cells(app, "departments", "TP")
+        assert tp[:3] == ["TP – Sở Tư pháp", "1", ""] and tp[4] == "20 phút"
+        assert cells(app, "departments", "KHDT")[1] == "1"
+        assert text(app, "#alerts") == "Không có cảnh báo."
+        kpis = text(app, "#kpis")
+        assert "Số phiếu phát" in kpis and "Đang chờ" in kpis
+        assert app.model.figures().issued == 3 and app.model.figures().waiting == 2
+        assert "Đã kết nối" in text(app, "#conn")
+
+        # Half an hour later: TP's and KHDT's oldest tickets are past their
+        # 20-minute target, counter 2 has been paused too long.
+        offset[0] = 30 * 60
+        app.redraw()
+        alerts = text(app, "#alerts")
+        assert "TP – Sở Tư pháp" not in alerts and "Sở Tư pháp: chờ lâu nhất 30 phút " \
+            "(mục tiêu 20 phút), 1 người chờ" in alerts
+        assert "Sở Kế hoạch và Đầu tư: chờ lâu nhất 30 phút" in alerts
+        assert "Quầy 2 tạm dừng 30 phút (Họp giao ban) Trần Văn Hùng" in alerts
+        assert cells(app, "counters", "1")[5].startswith("30:0")
+        assert cells(app, "departments", "TP")[3].startswith("30:0")
+
+        # A kiosk's printer runs out of paper: an error alert, first in the list.
+        await kiosk.request("printer_status", ok=False, problem="paper_out",
+                            detail="Hết giấy")
+        await wait_for(lambda: "kiosk-test" in app.model.printers)
+        app.redraw()
+        assert text(app, "#alerts").startswith("● Máy in kiosk-test lỗi: paper_out Hết giấy")
+        assert app.query_one("#alerts").has_class("-error")
+        await kiosk.request("printer_status", ok=True)
+        await wait_for(lambda: app.model.printers["kiosk-test"]["ok"])
+
+        # Service ends and is rated: the figures follow.
+        ended = await c1.request("finish")
+        pad = await harness.client("rating", counter=1)
+        await pad.request("rate", visit=ended["visit"]["id"], value=4, request_id="r1")
+        await c1.request("call_next")  # A001, waited since the start
+        await wait_for(lambda: app.model.figures().kpis.rated == 1)
+        await wait_for(lambda: app.model.figures().served == 1)  # totals come coalesced
+        offset[0] = 0
+        app.redraw()
+        f = app.model.figures()
+        assert f.served == 1 and f.kpis.served == 1
+        assert f.kpis.waits == 2  # A002 and A001, both issued after the monitor connected
+        assert f.kpis.satisfaction == 1.0
+        hour = datetime.now(TZ).hour
+        assert f.arrivals_by_hour == {hour: 3} and f.served_by_hour == {hour: 1}
+        chart = text(app, "#chart")
+        assert f"{hour:02d}h " in chart and "   3" in chart
+        kpis = dict(line.rsplit(None, 1) for line in text(app, "#kpis").splitlines()
+                    if "/" not in line)
+        assert kpis["Tỷ lệ hài lòng"] == "100.0%" and kpis["Lượt đánh giá"] == "1"
+        assert "Số liệu từ" in text(app, "#kpi-note")
+
+        # English on a key press.
+        await pilot.press("l")
+        assert cells(app, "counters", "1")[1] == "Open"
+        assert "Department of Justice" in cells(app, "departments", "TP")[0]
+        assert "Tickets issued" in text(app, "#kpis")
+
+
+async def test_connection_loss_is_shown_and_recovers(harness):
+    app = MonitorApp(harness.url, "admin-demo")
+    async with app.run_test(size=(160, 45)):
+        await wait_for(lambda: app.connected)
+        await harness.stop()
+        await wait_for(lambda: not app.connected)
+        app.redraw()
+        assert "MẤT KẾT NỐI" in text(app, "#conn")
+        assert app.query_one("#conn").has_class("-down")
+        await harness.start()
+        await wait_for(lambda: app.connected, timeout=10)
+        app.redraw()
+        assert "Đã kết nối" in text(app, "#conn")
+
+
+async def test_wrong_token_says_so(harness):
+    app = MonitorApp(harness.url, "wrong-token")
+    async with app.run_test(size=(160, 45)):
+        await wait_for(lambda: app.stopped is not None)
+        app.redraw()
+        assert "Máy chủ từ chối" in text(app, "#conn")
+
+
+async def test_whole_day_figures_from_the_database(harness):
+    """Visits before the monitor started are in the log: with --db they count."""
+    kiosk = await harness.client("kiosk")
+    c1 = await harness.client("counter", counter=1)
+    pad = await harness.client("rating", counter=1)
+    await kiosk.request("issue", department="TP", request_id="d1")
+    await c1.request("login", officer="cb01", pin="1234")
+    await c1.request("call_next")
+    ended = await c1.request("finish")
+    await pad.request("rate", visit=ended["visit"]["id"], value=1, reason="officer",
+                      request_id="p1")
+    live = MonitorApp(harness.url, "admin-demo")
+    async with live.run_test(size=(160, 45)):
+        await wait_for(lambda: live.connected and live.model.day)
+        assert live.model.figures().kpis.rated == 0
+    app = MonitorApp(harness.url, "admin-demo", db=harness.db)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for(lambda: app.report_at is not None)
+        await pilot.pause()
+        app.redraw()
+        f = app.model.figures()
+        assert f.kpis.rated == 1 and f.kpis.satisfaction == 0.0 and f.kpis.waits == 1
+        assert f.since is None and "Cả ngày" in text(app, "#kpi-note")
+        await kiosk.request("issue", department="TP", request_id="d2")
+        await pilot.press("r")
+        await wait_for(lambda: app.model.figures().kpis.issued == 2)
+
+
+def test_helpers():
+    assert duration(None) == "" and duration(59.9) == "0:59" and duration(3725) == "1:02:05"
+    assert bar(0, 10, 5) == "" and bar(10, 10, 5) == "█████" and bar(1, 80, 10) == "▏"
+
+
+def test_model_without_a_server(sample_config):
+    """The model's view of a simulated morning: every counter and department."""
+    config = sample_config
+    clock = SimClock()
+    core = QueueCore(config, clock)
+    day = date(2026, 11, 23)
+    sim = DaySimulation(config, Profile.for_config(config), day, day_rng(1, day))
+    run_on_core(sim, core, clock, until=9 * 3600 + 30 * 60)
+    state = CenterState(center=config.public())
+    state.load(core.snapshot())
+    m = Monitor(state)
+    now = clock.now.timestamp()
+    counters = m.counters(now)
+    assert [c.number for c in counters] == list(range(1, 15))
+    assert sum(1 for c in counters if c.ticket) >= 8
+    depts = m.departments(now)
+    assert [d.code for d in depts] == [d.code for d in config.departments]
+    assert sum(d.waiting for d in depts) == sum(len(q) for q in core.waiting.values())
+    assert all(a.key == "alert_wait" for a in m.alerts(now) if a.severity == "error")
+    assert m.hours() == range(7, 18)
