@@ -140,7 +140,7 @@ def _register_apps(sub: argparse._SubParsersAction) -> None:
     import importlib
 
     for module in ("kiosk.cli", "counter.cli", "display.cli", "reports.cli", "sim.cli",
-                   "monitor.cli"):
+                   "monitor.cli", "motcua.demo"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as e:

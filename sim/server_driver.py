@@ -62,6 +62,7 @@ async def drive_server(url: str, tokens: dict[str, str] | None = None, *,
                        profile: Profile | None = None, counters: set[int] | None = None,
                        pin: str = "1234", start: time | None = None,
                        until: time | None = None, device: str = "sim",
+                       max_gap: float | None = None,
                        on_action: Callable[[Action, dict | None, str | None], Any] | None = None,
                        ) -> ServerRun:
     """Replay a simulated day against the server at ``url``.
@@ -70,6 +71,8 @@ async def drive_server(url: str, tokens: dict[str, str] | None = None, *,
     others to people, e.g. in a demo); ``start``/``until`` cut the day to a
     window of simulated time; ``speed`` is simulated seconds per real second
     (0 = as fast as the server answers). Officers log in with ``pin``.
+    ``max_gap`` caps any wait between two commands at that many real seconds
+    (the schedule shifts), so a demo has no long idle stretches.
     """
     tokens = {**DEFAULT_TOKENS, **(tokens or {})}
     clients: list[MotcuaClient] = []
@@ -102,6 +105,9 @@ async def drive_server(url: str, tokens: dict[str, str] | None = None, *,
             if speed > 0:
                 due = t_real0 + (action.at - t_sim0) / speed
                 delay = due - loop.time()
+                if max_gap is not None and delay > max_gap:
+                    t_real0 -= delay - max_gap
+                    delay = max_gap
                 if delay > 0:
                     await asyncio.sleep(delay)
                 else:
