@@ -543,9 +543,22 @@ class QueueCore:
         self._capacity[department] = result
         return result
 
+    def _free_share(self, department: str) -> float:
+        """Open counters serving the department that are idle right now."""
+        return sum(1 / len(c.departments) for c in self.config.counters
+                   if department in c.departments
+                   and self.counters[c.number].status == OPEN
+                   and self.counters[c.number].ticket_id is None)
+
     def _minutes_for(self, department: str, ahead: int) -> int:
+        # As in an M/M/c queue: idle counters take the first ``free`` people at
+        # once; past them, each place in line waits for one more departure
+        # from ``capacity`` busy counters, the citizen's own included (+1).
         capacity, _ = self.serving_capacity(department)
-        return math.ceil(ahead * self.service_seconds(department) / capacity / 60)
+        free = self._free_share(department)
+        if ahead < free:
+            return 0
+        return math.ceil((ahead + 1 - free) * self.service_seconds(department) / capacity / 60)
 
     def estimate_wait(self, department: str) -> int:
         """Minutes a ticket issued now in ``department`` would wait."""
