@@ -100,6 +100,7 @@ COMMANDS: dict[str, tuple[frozenset[str], dict[str, Field]]] = {
     "cancel": (STAFF, {"number": _f(str, required=True, max_len=8),
                        "reason": _f(str), "counter": _f(int)}),
     "waiting_list": (STAFF, {"counter": _f(int)}),
+    "officer_stats": (STAFF, {"counter": _f(int)}),
     "rate": (frozenset({"rating", "admin"}), {
         "visit": _f(int, required=True),
         "value": _f(int, required=True),

@@ -48,7 +48,8 @@ _DUMMY_HASH = hash_pin("0000", "motcua-dummy")
 
 # Commands that act on "this counter" (the device's own, or an admin's pick).
 _COUNTER_COMMANDS = {"login", "logout", "pause", "resume", "call_next", "call_ticket",
-                     "recall", "start", "finish", "no_show", "transfer", "waiting_list"}
+                     "recall", "start", "finish", "no_show", "transfer", "waiting_list",
+                     "officer_stats"}
 
 
 def utc_now() -> datetime:
@@ -291,6 +292,9 @@ class MotcuaServer:
         elif kind == "printer_status":
             out = await self._apply("printer_status", device=dev, ok=args["ok"],
                                     problem=args.get("problem"), detail=args.get("detail"))
+        elif kind == "officer_stats":
+            return {"stats": self.core.officer_stats(self.core.counters[counter].officer)
+                    if counter in self.core.counters else None}
         elif kind == "waiting_list":
             depts = self.config.counter(counter).departments  # type: ignore[union-attr]
             return {"tickets": self.core.waiting_tickets(depts)}

@@ -54,7 +54,7 @@ ERRORS: dict[str, tuple[str, str]] = {
     "nobody_waiting": ("Không còn ai chờ ở các lĩnh vực của quầy {counter}.", "Nobody is waiting for counter {counter}."),
     "unknown_ticket": ("Không có số {number} hôm nay.", "There is no ticket {number} today."),
     "not_served_here": ("Quầy {counter} không phục vụ lĩnh vực của số {number}.", "Counter {counter} does not serve ticket {number}'s department."),
-    "wrong_state": ("Số {number} đang ở trạng thái {status}, không thể {action}.", "Ticket {number} is {status}; cannot {action}."),
+    "wrong_state": ("Số {number} đang ở trạng thái {status}, không thể {action}.", "Ticket {number} is {status_en}; cannot {action_en}."),
     "same_department": ("Số {number} đã ở lĩnh vực này.", "Ticket {number} is already in that department."),
     "unknown_visit": ("Không tìm thấy lượt phục vụ để đánh giá.", "No such visit to rate."),
     "visit_not_ended": ("Lượt phục vụ chưa kết thúc.", "The visit has not ended yet."),
@@ -344,8 +344,10 @@ class QueueCore:
         return self.tickets[tid]
 
     @staticmethod
-    def _wrong(t: Ticket, action: str) -> QueueError:
-        return QueueError("wrong_state", number=t.number, status=STATUS_VI[t.status], action=action)
+    def _wrong(t: Ticket, action: str, action_en: str) -> QueueError:
+        return QueueError("wrong_state", number=t.number, status=STATUS_VI[t.status],
+                          status_en=t.status.replace("_", "-"), action=action,
+                          action_en=action_en)
 
     def _enqueue(self, t: Ticket, placement: str, ts: float) -> None:
         """Put a ticket (back) into its department's queue."""
@@ -684,7 +686,7 @@ class QueueCore:
         state = self._ready(counter)
         t = self._ticket(number)
         if t.status != WAITING:
-            raise self._wrong(t, "gọi")
+            raise self._wrong(t, "gọi", "call it")
         if t.department not in self._counter_depts(counter):
             raise QueueError("not_served_here", counter=counter, number=t.number)
         self._call(state, t, ts, device, out_of_order=True)
@@ -716,7 +718,7 @@ class QueueCore:
         state = self._staffed(counter)
         t = self._current(state)
         if t.status != CALLED:
-            raise self._wrong(t, "gọi lại")
+            raise self._wrong(t, "gọi lại", "recall it")
         t.recalls += 1
         self._record_call(t, ts)
         self._emit("ticket_called", ts, ticket=t, counter=counter, officer=state.officer,
@@ -730,7 +732,7 @@ class QueueCore:
         state = self._staffed(counter)
         t = self._current(state)
         if t.status != CALLED:
-            raise self._wrong(t, "bắt đầu phục vụ")
+            raise self._wrong(t, "bắt đầu phục vụ", "start serving it")
         t.status, t.started_at = SERVING, ts
         v = self.visits[t.visit_id] if t.visit_id else None
         if v:
@@ -748,7 +750,7 @@ class QueueCore:
         state = self._staffed(counter)
         t = self._current(state)
         if t.status not in (CALLED, SERVING):
-            raise self._wrong(t, "kết thúc")
+            raise self._wrong(t, "kết thúc", "finish it")
         if t.started_at is None:
             t.started_at = t.called_at
         t.status, t.finished_at = DONE, ts
@@ -781,7 +783,7 @@ class QueueCore:
         state = self._staffed(counter)
         t = self._current(state)
         if t.status != CALLED:
-            raise self._wrong(t, "đánh dấu vắng mặt")
+            raise self._wrong(t, "đánh dấu vắng mặt", "mark it a no-show")
         t.status, t.finished_at = NO_SHOW, ts
         state.ticket_id = None
         out.counters.add(counter)
@@ -799,7 +801,7 @@ class QueueCore:
             self._staffed(counter)
         t = self._ticket(number)
         if t.status not in (NO_SHOW, CALLED):
-            raise self._wrong(t, "đưa lại hàng chờ")
+            raise self._wrong(t, "đưa lại hàng chờ", "put it back in the queue")
         if t.status == CALLED:
             self._end_visit(t, ts, "requeued")
             self._free_counter(t)
@@ -818,7 +820,7 @@ class QueueCore:
         state = self._staffed(counter)
         t = self._current(state)
         if t.status not in (CALLED, SERVING):
-            raise self._wrong(t, "chuyển")
+            raise self._wrong(t, "chuyển", "transfer it")
         dept = self.config.department(department)
         if dept is None:
             raise QueueError("unknown_department", department=department)
@@ -854,7 +856,7 @@ class QueueCore:
         out, ts, _ = self._begin()
         t = self._ticket(number)
         if t.status not in (WAITING, CALLED, NO_SHOW):
-            raise self._wrong(t, "hủy")
+            raise self._wrong(t, "hủy", "cancel it")
         if counter is not None:
             self._staffed(counter)
         self._dequeue(t)
@@ -908,6 +910,38 @@ class QueueCore:
         out.result = {"rating": dict(r.__dict__), "repeat": False}
         return out
 
+    def officer_stats(self, officer: str | None) -> dict[str, Any]:
+        """An officer's figures today, from the day's visits and ratings."""
+        mine = [v for v in self.visits.values() if v.officer == officer and v.day == self.meta.day]
+        served = [v for v in mine if v.outcome == "served"]
+        durations = [v.ended_at - v.started_at for v in served
+                     if v.ended_at is not None and v.started_at is not None]
+        ratings: dict[str, int] = {}
+        for r in self.ratings.values():
+            if r.officer == officer and r.day == self.meta.day:
+                ratings[str(r.value)] = ratings.get(str(r.value), 0) + 1
+        return {
+            "officer": officer, "served": len(served),
+            "transferred": sum(1 for v in mine if v.outcome == "transferred"),
+            "no_show": sum(1 for v in mine if v.outcome == "no_show"),
+            "service_seconds": round(sum(durations), 1),
+            "mean_service_seconds": round(sum(durations) / len(durations), 1) if durations else None,
+            "ratings": ratings,
+        }
+
+    def pending_visit(self, counter: int) -> Visit | None:
+        """The counter's last ended visit that may still be rated, so a rating
+        pad that was offline when it ended can still ask for its rating."""
+        ts, _ = self._now()
+        best: Visit | None = None
+        for v in self.visits.values():
+            if (v.counter == counter and v.outcome in ("served", "transferred")
+                    and v.ended_at is not None and v.id not in self.ratings
+                    and ts - v.ended_at <= self.config.rating_window_seconds
+                    and (best is None or v.ended_at > best.ended_at)):
+                best = v
+        return best
+
     # --- devices --------------------------------------------------------
 
     def printer_status(self, device: str, ok: bool, problem: str | None = None,
@@ -957,6 +991,12 @@ class QueueCore:
             "ticket": self.ticket_view(t) if t else None,
         }
 
+    def counter_view_full(self, state: CounterState) -> dict[str, Any]:
+        """A counter view plus its visit awaiting a rating (for snapshots)."""
+        pending = self.pending_visit(state.number)
+        return {**self.counter_view(state),
+                "pending_visit": self.visit_view(pending) if pending else None}
+
     def department_view(self, code: str) -> dict[str, Any]:
         """A department's queue: counts, oldest wait and the estimate."""
         queue = self.waiting[code]
@@ -976,7 +1016,7 @@ class QueueCore:
         return {
             "day": self.meta.day,
             "departments": [self.department_view(d.code) for d in self.config.departments],
-            "counters": [self.counter_view(s) for s in self.counters.values()],
+            "counters": [self.counter_view_full(s) for s in self.counters.values()],
             "recent_calls": list(self.meta.recent_calls),
             "printers": list(self.meta.printers.values()),
             "totals": self.totals(),

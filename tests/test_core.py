@@ -415,3 +415,37 @@ def test_core_imports_no_io_frameworks():
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_officer_stats_and_pending_visit(core, clock):
+    for _ in range(3):
+        issue(core)
+    core.call_next(1)
+    core.start(1)
+    clock.advance(minutes=6)
+    visit = core.finish(1).result["visit"]["id"]
+    core.call_next(1)
+    core.no_show(1)
+    core.call_next(1)
+    core.start(1)
+    clock.advance(minutes=2)
+    core.transfer(1, "XD")
+    assert core.pending_visit(1).outcome == "transferred"  # the newest ended visit
+    core.rate(core.pending_visit(1).id, 4)
+    assert core.pending_visit(1).id == visit
+    core.rate(visit, 1, reason="result")
+    assert core.pending_visit(1) is None
+    stats = core.officer_stats("cb1")
+    assert (stats["served"], stats["transferred"], stats["no_show"]) == (1, 1, 1)
+    assert stats["mean_service_seconds"] == 360 and stats["ratings"] == {"4": 1, "1": 1}
+    assert core.officer_stats("cb2")["served"] == 0
+
+
+def test_wrong_state_message_is_all_english_in_english(core):
+    issue(core)
+    core.call_next(1)
+    core.start(1)
+    with pytest.raises(QueueError) as e:
+        core.no_show(1)
+    assert e.value.message_en == "Ticket A001 is serving; cannot mark it a no-show."
+    assert "đang phục vụ" in e.value.message
