@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime
 from typing import Any, Callable
-from zoneinfo import ZoneInfo
 
 from textual import on
 from textual.app import App, ComposeResult
@@ -129,7 +127,7 @@ class CounterConsole(App[None]):
         self.officer = officer
         self.tally = tally or OfficerTally()
         if officer and tally is None:
-            self.tally.reset(officer, clock())
+            self.tally.reset(officer)
         self.message_text = ""
         self.message_error = False
         self.last_no_show: str | None = None
@@ -137,6 +135,8 @@ class CounterConsole(App[None]):
         self.waiting: list[dict[str, Any]] = list(waiting or [])
         self._fetching = False
         self._refetch = False
+        self._stats_fetching = False
+        self._stats_refetch = False
         self._connected_preset = connected if connected is not None else client is None
 
     # --- layout ---------------------------------------------------------
@@ -271,10 +271,6 @@ class CounterConsole(App[None]):
 
     def _dept_name(self, code: str) -> str:
         return self.state.department_name(code, self.t.language)
-
-    def _local(self, ts: float) -> str:
-        tz = ZoneInfo(self.state.center.get("timezone") or "Asia/Ho_Chi_Minh")
-        return datetime.fromtimestamp(ts, tz).strftime("%H:%M")
 
     def redraw(self) -> None:
         """Draw everything from the mirror and this console's own state."""
@@ -411,8 +407,6 @@ class CounterConsole(App[None]):
             f"{t('s_ratings')}: {t('s_ratings_value', n=tally.rated)}",
             f"{t('s_satisfied')}: " + (f"[b]{pct}%[/b]" if pct is not None else t("s_none")),
         ]
-        if tally.since is not None:
-            lines.append(f"[dim]{t('s_since', time=self._local(tally.since))}[/dim]")
         stats.update("\n".join(lines))
 
     def _draw_buttons(self) -> None:
@@ -481,6 +475,32 @@ class CounterConsole(App[None]):
                 self._fetching = False
         self.run_worker(go(), group="waiting")
 
+    def fetch_stats(self) -> None:
+        """Load the officer's figures for today from the server
+        (``officer_stats``); overlapping asks collapse into one more."""
+        if self.client is None or self.officer is None:
+            return
+        if self._stats_fetching:
+            self._stats_refetch = True
+            return
+        self._stats_fetching = True
+
+        async def go() -> None:
+            try:
+                while True:
+                    self._stats_refetch = False
+                    try:
+                        reply = await self.client.request("officer_stats")
+                    except (ServerError, NotConnected, TimeoutError):
+                        return
+                    if self.tally.load(reply.get("stats")):
+                        self._draw_side()
+                    if not self._stats_refetch:
+                        return
+            finally:
+                self._stats_fetching = False
+        self.run_worker(go(), group="stats")
+
     def _tick(self) -> None:
         # Only the timers move by themselves; everything else waits for events.
         if not self.logged_in:
@@ -505,7 +525,9 @@ class CounterConsole(App[None]):
     @on(EventReceived)
     def _event(self, message: EventReceived) -> None:
         ev = message.event
-        self.tally.add(ev.type, ev.raw)
+        if self.tally.add(ev.type, ev.raw):
+            # Shown at once; the server's figures follow and replace it.
+            self.fetch_stats()
         if ev.type == "ticket_no_show" and ev.raw.get("officer") == self.officer:
             self.last_no_show = (ev.ticket or {}).get("number")
         elif ev.type == "ticket_requeued" and ev.ticket \
@@ -526,6 +548,8 @@ class CounterConsole(App[None]):
         self._check_session()
         self.redraw()
         self.fetch_waiting()
+        if self.logged_in:
+            self.fetch_stats()
 
     def _check_session(self) -> None:
         if self.officer is not None and self.view.get("officer") != self.officer:
@@ -594,11 +618,12 @@ class CounterConsole(App[None]):
                 return
             view = reply.get("counter") or {}
             self.officer = view.get("officer") or officer
-            self.tally.reset(self.officer, self.clock())
+            self.tally.reset(self.officer)
             self.last_no_show = None
             self.say(self.t("logged_in", name=view.get("officer_name") or self.officer))
             self.redraw()
             self.fetch_waiting()
+            self.fetch_stats()
             self.set_focus(None)
         self.run_worker(go(), group="command")
 

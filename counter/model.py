@@ -84,13 +84,14 @@ def queue_lines(center: dict[str, Any], departments: dict[str, dict[str, Any]],
 
 @dataclass
 class OfficerTally:
-    """One officer's figures, counted from the events a console receives.
+    """One officer's figures today.
 
-    The server keeps no per-officer summary a client can ask for, so this
-    starts at zero whenever the console starts (see ``since``)."""
+    The server counts them from the day's stored visits and ratings
+    (``officer_stats``), so they survive a console restart: the console
+    loads them after login and after every (re)connection. Events seen in
+    between are added at once (``add``) until the next load replaces them."""
 
     officer: str | None = None
-    since: float | None = None
     served: int = 0
     transferred: int = 0
     no_shows: int = 0
@@ -99,13 +100,25 @@ class OfficerTally:
     satisfied_values: frozenset[int] = frozenset()
     _seen: set[tuple[str, Any]] = field(default_factory=set)
 
-    def reset(self, officer: str | None, since: float) -> None:
-        """Start counting for ``officer`` from ``since``."""
-        self.officer, self.since = officer, since
+    def reset(self, officer: str | None) -> None:
+        """Start again at zero for ``officer`` (until the server's figures load)."""
+        self.officer = officer
         self.served = self.transferred = self.no_shows = 0
         self.service_seconds = 0.0
         self.ratings = {}
         self._seen = set()
+
+    def load(self, stats: dict[str, Any] | None) -> bool:
+        """Take the server's figures (an ``officer_stats`` reply's ``stats``)
+        if they are this officer's; True when they were."""
+        if not stats or self.officer is None or stats.get("officer") != self.officer:
+            return False
+        self.served = int(stats.get("served") or 0)
+        self.transferred = int(stats.get("transferred") or 0)
+        self.no_shows = int(stats.get("no_show") or 0)
+        self.service_seconds = float(stats.get("service_seconds") or 0.0)
+        self.ratings = {int(v): int(n) for v, n in (stats.get("ratings") or {}).items()}
+        return True
 
     def add(self, type_: str, raw: dict[str, Any]) -> bool:
         """Count one event if it is this officer's; True when it changed."""

@@ -4,7 +4,9 @@ Idle, it shows the counter and the officer on duty. When the server says a
 visit at this counter ended (``visit_ended``) it shows the rating scale as
 large buttons; a negative rating asks for one of the five SIPAS criteria;
 then it thanks the citizen and goes back to idle. An untouched screen goes
-back to idle by itself.
+back to idle by itself. A visit that ended while the pad was away (off,
+restarting, disconnected) is offered when it connects: the server's snapshot
+names each counter's ``pending_visit`` still inside the rating window.
 
 A rating is kept in an outbox with its ``request_id`` and sent again with
 the same id until the server answers, so a network blip neither loses nor
@@ -107,6 +109,9 @@ class RatingPad(App[None]):
         #: What the server confirmed: ``{"item": …, "reply": …}`` per rating.
         self.delivered: list[dict[str, Any]] = []
         self.rated_visits: set[int] = set()
+        #: Visits this pad has put on screen (rated or left untouched): a
+        #: snapshot's ``pending_visit`` offers only a visit not among them.
+        self.offered_visits: set[int] = set()
         self._wake = asyncio.Event()
         self._connected_preset = connected if connected is not None else client is None
 
@@ -179,6 +184,7 @@ class RatingPad(App[None]):
         if visit["id"] in self.rated_visits:
             return
         self.visit = visit
+        self.offered_visits.add(visit["id"])
         self.officer_name = officer_name or visit.get("officer_name")
         self.value = None
         self.t.language = self.default_language
@@ -313,6 +319,12 @@ class RatingPad(App[None]):
 
     @on(StateLoaded)
     def _loaded(self) -> None:
+        # A visit that ended while the pad was away, not rated yet.
+        pending = self.state.counters.get(self.counter, {}).get("pending_visit")
+        if (pending and self.phase == IDLE and pending["id"] not in self.offered_visits
+                and pending["id"] not in self.rated_visits):
+            self.show_visit(pending)
+            return
         self.redraw()
 
     def watch_connected(self) -> None:

@@ -103,7 +103,6 @@ VI: dict[str, str] = {
     "s_ratings_value": "{n} lượt",
     "s_satisfied": "Hài lòng",
     "s_none": "—",
-    "s_since": "(trên máy này, từ {time})",
     # --- dialogs ------------------------------------------------------------
     "ok": "Xác nhận",
     "cancel": "Hủy (Esc)",
@@ -231,7 +230,6 @@ EN: dict[str, str] = {
     "s_ratings_value": "{n}",
     "s_satisfied": "Satisfied",
     "s_none": "—",
-    "s_since": "(this console, from {time})",
     "ok": "Confirm",
     "cancel": "Cancel (Esc)",
     "transfer_title": "Transfer {number} to another department",

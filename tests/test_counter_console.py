@@ -113,7 +113,7 @@ async def test_full_visit_ends_in_a_stored_rating(harness):
         assert await pads.click("#level-4")
         assert pad_app.phase == "thanks"
         await until(pads, lambda: pad_app.delivered)
-        # The console counts the officer's day from the events it saw.
+        # The console counts the officer's day (events, then the server's figures).
         await until(pilot, lambda: officer_app.tally.rated == 1)
         assert officer_app.tally.served == 1
         stats = str(officer_app.query_one("#stats").render())
@@ -122,6 +122,37 @@ async def test_full_visit_ends_in_a_stored_rating(harness):
     rows = sqlite3.connect(harness.db).execute(
         "SELECT ticket_id, counter, officer, value, reason FROM ratings").fetchall()
     assert rows == [(ticket(harness, number).id, 1, "cb01", 4, None)]
+
+
+async def test_figures_survive_a_console_restart(harness, quick_reconnect):
+    [number] = await issue(harness, "TP")
+    app = console(harness)
+    async with app.run_test(size=SIZE) as pilot:
+        await login(pilot)
+        await pilot.press("f1")
+        await until(pilot, lambda: number_shown(app) == number)
+        await pilot.press("f4")
+        await until(pilot, lambda: app.ticket is None and app.tally.served == 1)
+    pad_client = await harness.client("rating", device="pad-1", counter=1)
+    await pad_client.request("rate", visit=ticket(harness, number).visit_id, value=4,
+                             request_id="restart-1")
+    # A new console (the old one closed, or the machine rebooted) loads the
+    # officer's day from the server instead of starting at zero.
+    again = console(harness)
+    async with again.run_test(size=SIZE) as pilot:
+        await login(pilot)
+        await until(pilot, lambda: again.tally.served == 1 and again.tally.rated == 1)
+        stats = str(again.query_one("#stats").render())
+        assert "Đã phục vụ: 1" in stats and "Đánh giá: 1 lượt" in stats
+        assert "Hài lòng: 100%" in stats
+        assert "trên máy này" not in stats
+        # After a reconnection the figures are loaded again, not kept from before.
+        again.tally.reset("cb01")
+        await harness.stop()
+        await until(pilot, lambda: not again.connected)
+        await harness.start()
+        await until(pilot, lambda: again.connected and again.tally.served == 1, timeout=10)
+        assert again.tally.ratings == {4: 1}
 
 
 # --- transfer, no-show, back to queue, pause ---------------------------------

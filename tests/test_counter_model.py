@@ -32,7 +32,7 @@ def test_queue_lines_flag_a_wait_over_target():
 
 def test_tally_counts_only_this_officer_once():
     tally = OfficerTally(satisfied_values=frozenset({3, 4}))
-    tally.reset("cb01", 0)
+    tally.reset("cb01")
     finished = {"officer": "cb01", "ticket": {"id": 7}, "service": 300.0, "at": 1.0}
     assert tally.add("ticket_finished", finished)
     assert not tally.add("ticket_finished", finished)           # the same event again
@@ -43,3 +43,21 @@ def test_tally_counts_only_this_officer_once():
     tally.add("ticket_no_show", {"officer": "cb01", "ticket": {"id": 9}, "at": 5.0})
     assert (tally.served, tally.average_service, tally.rated, tally.satisfaction,
             tally.no_shows) == (2, 200.0, 2, 50, 1)
+
+
+def test_tally_loads_the_servers_figures_for_its_officer_only():
+    tally = OfficerTally(satisfied_values=frozenset({3, 4}))
+    tally.reset("cb01")
+    stats = {"officer": "cb01", "served": 3, "transferred": 1, "no_show": 2,
+             "service_seconds": 900.0, "mean_service_seconds": 300.0,
+             "ratings": {"4": 2, "1": 1}}
+    assert not tally.load({**stats, "officer": "cb02"})       # another officer's
+    assert not tally.load(None)
+    assert tally.served == 0
+    assert tally.load(stats)
+    assert (tally.served, tally.transferred, tally.no_shows, tally.average_service,
+            tally.ratings, tally.satisfaction) == (3, 1, 2, 300.0, {4: 2, 1: 1}, 67)
+    # An event seen afterwards is added on top until the next load.
+    tally.add("ticket_finished", {"officer": "cb01", "ticket": {"id": 9}, "service": 100.0,
+                                  "at": 1.0})
+    assert (tally.served, tally.average_service) == (4, 250.0)

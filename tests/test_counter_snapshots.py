@@ -61,7 +61,7 @@ class Day:
 
 def tally(officer: str = "cb01") -> OfficerTally:
     t = OfficerTally()
-    t.reset(officer, T0.replace(hour=7, minute=31).timestamp())
+    t.reset(officer)
     t.served, t.transferred, t.no_shows = 14, 2, 1
     t.service_seconds = 14 * 372.0
     t.ratings = {4: 6, 3: 3, 2: 1, 1: 1}

@@ -163,3 +163,45 @@ async def test_rating_during_a_network_blip_is_delivered_once(harness, quick_rec
         await until(pilot, lambda: len(app.delivered) == 2)
         assert app.delivered[1]["reply"]["repeat"] is True
     assert ratings(harness) == [(1, 1, "cb01", 3, None)]
+
+
+async def test_a_visit_ended_while_the_pad_was_away_is_offered_when_it_connects(
+        harness, quick_reconnect):
+    desk = await officer(harness)
+    number = await visit(harness, desk)
+    await harness.restart()                             # the visit is read back from SQLite
+    app = pad(harness, thanks=0.2)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.phase == "levels")
+        assert text(app, "#levels-ticket") == f"Số {number}"
+        assert "Nguyễn Thị Lan" in text(app, "#levels-question")
+        await pilot.press("1")
+        await until(pilot, lambda: app.delivered and app.phase == "idle")
+        # Rated: a reconnection offers it no more.
+        await harness.stop()
+        await until(pilot, lambda: not app.connected)
+        await harness.start()
+        await until(pilot, lambda: app.connected, timeout=10)
+        await pilot.pause(0.2)
+        assert app.phase == "idle"
+    assert ratings(harness) == [(1, 1, "cb01", 4, None)]
+
+
+async def test_a_visit_left_unrated_is_not_offered_again_on_reconnect(harness, quick_reconnect):
+    now = [time.time()]
+    app = pad(harness, timeout=30, clock=lambda: now[0])
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.connected)
+        desk = await officer(harness)
+        await visit(harness, desk)
+        await until(pilot, lambda: app.phase == "levels")
+        now[0] += 31                                    # the citizen walked away
+        await until(pilot, lambda: app.phase == "idle")
+        await harness.stop()
+        await until(pilot, lambda: not app.connected)
+        await harness.start()                           # still pending on the server
+        await until(pilot, lambda: app.connected, timeout=10)
+        await pilot.pause(0.2)
+        assert harness.server.core.pending_visit(1) is not None
+        assert app.phase == "idle"                      # the next citizen rates no one else's
+    assert ratings(harness) == []
