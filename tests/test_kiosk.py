@@ -1,0 +1,545 @@
+"""The kiosk against a real server (port 0, SQLite under tmp_path), driven
+with Textual's Pilot. Nothing of ours is mocked: a websocket relay stands in
+for a flaky network and tests/fake_printer.py for a thermal printer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import AsyncIterator
+from zoneinfo import ZoneInfo
+
+import pytest
+from textual.widgets import Button, Static
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import serve
+from websockets.exceptions import ConnectionClosed
+
+from conftest import Harness, wait_for
+from fake_printer import FakePrinter
+from kiosk.app import (
+    DepartmentScreen,
+    HomeScreen,
+    KioskApp,
+    MessageScreen,
+    OutOfServiceScreen,
+    PriorityScreen,
+    TicketScreen,
+)
+from kiosk.model import Choice, IssuedTicket, qr_payload, search_procedures
+from kiosk.widgets import TicketDigits, glyph, scaled
+from server.config import CenterConfig
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+# Monday 10 March 2025, 09:00 in Hà Nội: a working day, inside ticket hours.
+MORNING = datetime(2025, 3, 10, 9, 0, tzinfo=VN)
+
+
+def fixed(moment: datetime):
+    return lambda: moment.astimezone(timezone.utc)
+
+
+# --- helpers -----------------------------------------------------------------
+
+@contextlib.asynccontextmanager
+async def kiosk(url: str, size: tuple[int, int] = (120, 40), **options) -> AsyncIterator:
+    """A running kiosk app, connected to ``url``, and its pilot."""
+    options.setdefault("device", "kiosk-test")
+    app = KioskApp(url, **options)
+    async with app.run_test(size=size) as pilot:
+        yield app, pilot
+
+
+async def until(pilot, predicate, timeout: float = 5.0, what: str = "condition") -> None:
+    """Let the app run until ``predicate()`` holds."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not predicate():
+        if loop.time() > end:
+            raise AssertionError(f"{what} not met within {timeout}s "
+                                 f"(screen: {pilot.app.screen!r}, focus: {pilot.app.focused!r})")
+        await pilot.pause(0.02)
+
+
+async def ready(app: KioskApp, pilot) -> None:
+    """Wait until the kiosk is online and shows the departments, the first
+    one focused (keys pressed earlier could go to widgets being replaced)."""
+    await until(pilot, lambda: app.online and isinstance(app.screen, HomeScreen)
+                and app.focused is not None and app.focused.has_class("dept"),
+                what="kiosk ready")
+
+
+def text_of(screen, selector: str) -> str:
+    return str(screen.query_one(selector, Static).render())
+
+
+async def ticket_shown(app: KioskApp, pilot, timeout: float = 5.0) -> TicketScreen:
+    await until(pilot, lambda: isinstance(app.screen, TicketScreen), timeout, "ticket screen")
+    return app.screen  # type: ignore[return-value]
+
+
+# --- pure parts ----------------------------------------------------------------
+
+def test_search_ignores_diacritics_and_case(open_config: CenterConfig) -> None:
+    center = open_config.public()
+    found = search_procedures(center, "DANG ky Thuong tru")
+    assert [m.procedure["code"] for m in found] == ["CA04"]
+    assert found[0].procedure["vi"] == "Đăng ký thường trú"
+    # Words in any order, department names count, English works too.
+    assert "CA04" in [m.procedure["code"] for m in search_procedures(center, "tru thuong")]
+    assert {m.procedure["code"] for m in search_procedures(center, "giay phep lai xe")} == {
+        "GTVT01", "GTVT02", "GTVT03"}
+    assert search_procedures(center, "passport")[0].procedure["code"] == "CA01"
+    assert search_procedures(center, "   ") == []
+    assert search_procedures(center, "khong co thu tuc nay") == []
+
+
+def test_choice_fields_and_qr() -> None:
+    a, b = Choice("TP"), Choice("TP")
+    assert a.request_id != b.request_id  # one per citizen attempt
+    assert Choice("CA", "CA04", "pregnant", "r1").fields() == {
+        "department": "CA", "procedure": "CA04", "priority": "pregnant", "request_id": "r1"}
+    assert qr_payload({"day": "2025-03-10", "number": "G007", "id": 42}) == \
+        "motcua:2025-03-10:G007:42"
+
+
+def test_every_ticket_letter_is_drawn_large() -> None:
+    for letter in "ABCDEFGHJKLMNPRSTUVWXYZ":
+        rows = glyph(letter)
+        assert len(rows) == 3 and all(len(r) == 3 for r in rows), letter
+        assert "".join(rows).strip(), letter
+    big = scaled(["╭─╮", "│ │", "╰─╯"], 2)
+    assert big == ["╭───╮ ", "│   │ ", "│   │ ", "│   │ ", "╰───╯ ", "      "]
+
+
+def test_kiosk_logic_imports_no_textual() -> None:
+    """Search, choices and ticket data stay usable without the UI."""
+    code = "import sys, kiosk.model, kiosk.strings; sys.exit('textual' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_cli_options() -> None:
+    from motcua.cli import build_parser
+
+    args = build_parser().parse_args(["kiosk", "--url", "ws://10.0.0.2:8765", "--printer",
+                                      "tcp:192.0.2.10:9100", "--paper", "58", "--lang", "en"])
+    assert (args.url, args.printer, args.paper, args.lang, args.token, args.device) == (
+        "ws://10.0.0.2:8765", "tcp:192.0.2.10:9100", 58, "en", "kiosk-demo", "kiosk-1")
+    assert callable(args.func)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["kiosk", "--printer", "lpt1"])
+
+
+# --- taking a number -----------------------------------------------------------
+
+async def test_ticket_for_procedure_found_by_unaccented_search(harness: Harness) -> None:
+    async with kiosk(harness.url) as (app, pilot):
+        await ready(app, pilot)
+        # Typing anywhere on the home screen starts a search.
+        await pilot.press(*"dang ky thuong tru")
+        await until(pilot, lambda: bool(app.screen.query("#result-CA04")), what="search result")
+        assert len(app.screen.query("#results .result")) == 1
+        await pilot.press("enter")  # the first result
+        await until(pilot, lambda: isinstance(app.screen, PriorityScreen))
+        await pilot.press("1")  # "no priority"
+        screen = await ticket_shown(app, pilot)
+        number = screen.issued.number
+        assert number == "G001"
+        assert screen.query_one("#number", TicketDigits).value == "G001"
+        assert text_of(screen, "#t-proc") == "Đăng ký thường trú"
+        assert text_of(screen, "#t-counters") == "Quầy phục vụ: Quầy 8"
+        assert text_of(screen, "#t-ahead") == "Số người chờ trước: 0"
+
+    # The server has it, and the counter that serves the police calls it.
+    core = harness.server.core
+    [ticket] = core.tickets.values()
+    assert (ticket.number, ticket.department, ticket.procedure, ticket.priority,
+            ticket.device) == ("G001", "CA", "CA04", None, "kiosk-test")
+    counter = await harness.client("counter", counter=8)
+    await counter.request("login", officer="cb08", pin="1234")
+    called = await counter.request("call_next")
+    assert called["ticket"]["number"] == "G001"
+
+
+async def test_priority_path_in_english_by_touch(harness: Harness) -> None:
+    async with kiosk(harness.url) as (app, pilot):
+        await ready(app, pilot)
+        await pilot.click("#lang")
+        await until(pilot, lambda: app.t.language == "en")
+        assert "Department of Justice" in str(app.screen.query_one("#dept-TP", Button).label)
+        await pilot.click("#dept-TP")
+        await until(pilot, lambda: isinstance(app.screen, DepartmentScreen))
+        await pilot.click("#proc-TP02")
+        await until(pilot, lambda: isinstance(app.screen, PriorityScreen))
+        assert app.screen.focused is app.screen.query_one("#prio-no")  # "no" comes first
+        await pilot.click("#prio-elderly75")
+        screen = await ticket_shown(app, pilot)
+        assert text_of(screen, "#ticket-title") == "YOUR NUMBER"
+        assert text_of(screen, "#t-prio") == "Priority group: People aged 75 or over"
+        number = screen.issued.number
+        # "Done": the next citizen starts in Vietnamese again.
+        await pilot.click("#done")
+        await until(pilot, lambda: isinstance(app.screen, HomeScreen) and app.t.language == "vi")
+        await until(pilot, lambda: "Sở Tư pháp" in str(app.screen.query_one("#dept-TP", Button)
+                                                          .label), what="Vietnamese labels")
+
+    [ticket] = harness.server.core.tickets.values()
+    assert (ticket.number, ticket.procedure, ticket.priority) == (number, "TP02", "elderly75")
+
+
+async def test_waiting_counts_follow_the_queue(harness: Harness) -> None:
+    async with kiosk(harness.url) as (app, pilot):
+        await ready(app, pilot)
+        label = lambda: str(app.screen.query_one("#dept-KHDT", Button).label)  # noqa: E731
+        assert "Không có người chờ" in label()
+        other = await harness.client("kiosk", device="kiosk-2")
+        for i in range(3):
+            await other.request("issue", department="KHDT", request_id=f"k{i}")
+        await until(pilot, lambda: "3 người đang chờ" in label(), what="live count")
+
+
+async def test_on_screen_keyboard_search(harness: Harness) -> None:
+    async with kiosk(harness.url) as (app, pilot):
+        await ready(app, pilot)
+        await pilot.click("#kbd-toggle")
+        await until(pilot, lambda: bool(app.screen.query("#keyboard")))
+        for key in ["h", "o", "x", "backspace", "space", "c", "h", "i", "e", "u"]:
+            await pilot.click(f"#key-{key}")
+        await until(pilot, lambda: app.screen.search_text == "ho chieu")
+        await until(pilot, lambda: bool(app.screen.query("#result-CA01")), what="result")
+        await pilot.click("#result-CA01")
+        await until(pilot, lambda: isinstance(app.screen, PriorityScreen))
+        assert app.screen.choice.procedure == "CA01"
+
+
+# --- refusals ------------------------------------------------------------------
+
+@pytest.fixture
+async def closed_harness(open_config: CenterConfig, tmp_path: Path) -> AsyncIterator[Harness]:
+    """The sample center with the Department of Justice not taking tickets."""
+    departments = tuple(dataclasses.replace(d, open=False) if d.code == "TP" else d
+                        for d in open_config.departments)
+    h = Harness(dataclasses.replace(open_config, departments=departments), tmp_path / "c.db")
+    await h.start()
+    try:
+        yield h
+    finally:
+        await h.close()
+
+
+@pytest.fixture
+async def evening_harness(sample_config: CenterConfig, tmp_path: Path) -> AsyncIterator[Harness]:
+    """The sample center (tickets until 16:30) at 20:00 on a Monday."""
+    h = Harness(sample_config, tmp_path / "e.db", clock=fixed(MORNING.replace(hour=20)))
+    await h.start()
+    try:
+        yield h
+    finally:
+        await h.close()
+
+
+async def take_number_by_keys(app: KioskApp, pilot, dept_index: str = "1") -> None:
+    await pilot.press(dept_index)
+    await until(pilot, lambda: isinstance(app.screen, DepartmentScreen))
+    await pilot.press("1")
+    await until(pilot, lambda: isinstance(app.screen, PriorityScreen))
+    await pilot.press("1")
+
+
+async def test_closed_department_refused_in_plain_words(closed_harness: Harness) -> None:
+    async with kiosk(closed_harness.url, home_after=0.5) as (app, pilot):
+        await ready(app, pilot)
+        await take_number_by_keys(app, pilot)
+        await until(pilot, lambda: isinstance(app.screen, MessageScreen), what="refusal")
+        assert text_of(app.screen, "#message") == \
+            "Lĩnh vực Sở Tư pháp hiện tạm ngừng nhận hồ sơ."
+        assert not app.screen.query(TicketDigits)
+        await until(pilot, lambda: isinstance(app.screen, HomeScreen), what="back home")
+    assert closed_harness.server.core.tickets == {}
+
+
+async def test_after_hours_refused_in_the_citizens_language(evening_harness: Harness) -> None:
+    async with kiosk(evening_harness.url, language="en") as (app, pilot):
+        await ready(app, pilot)
+        await take_number_by_keys(app, pilot)
+        await until(pilot, lambda: isinstance(app.screen, MessageScreen), what="refusal")
+        assert text_of(app.screen, "#message") == "No more tickets today (last ticket at 16:30)."
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, HomeScreen))
+    assert evening_harness.server.core.tickets == {}
+
+
+# --- the server going away -------------------------------------------------------
+
+async def test_out_of_service_while_the_server_restarts(harness: Harness) -> None:
+    async with kiosk(harness.url) as (app, pilot):
+        await ready(app, pilot)
+        await pilot.press("2")  # into a department: the outage must not strand the citizen
+        await harness.stop()
+        await until(pilot, lambda: isinstance(app.screen, OutOfServiceScreen), what="oos")
+        assert text_of(app.screen, "#oos-title") == "TẠM NGỪNG PHỤC VỤ"
+        await harness.start()
+        await until(pilot, lambda: not isinstance(app.screen, OutOfServiceScreen), 12,
+                    "reconnection")
+        assert isinstance(app.screen, DepartmentScreen)
+        await pilot.press("1", "1")
+        screen = await ticket_shown(app, pilot)
+        assert screen.issued.number == "B001"
+
+
+async def test_wrong_token_says_so_on_the_out_of_service_screen(harness: Harness) -> None:
+    async with kiosk(harness.url, token="not-the-token", connect_grace=0.1) as (app, pilot):
+        await until(pilot, lambda: isinstance(app.screen, OutOfServiceScreen)
+                    and bool(app.screen.query("#oos-config")), what="config error shown")
+        assert "Sai mã thiết bị" in text_of(app.screen, "#oos-config")
+
+
+class Relay:
+    """A websocket relay standing for the network between kiosk and server.
+    It can lose the reply to one ``issue`` (after the server committed the
+    ticket) and then keep the kiosk away until told."""
+
+    def __init__(self, harness: Harness) -> None:
+        self.harness = harness
+        self.lose_next_issue_reply = False
+        self.blocked = False
+        self.lost: list[dict] = []
+        self._server = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self._server = await serve(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _handle(self, downstream) -> None:
+        if self.blocked:
+            await downstream.close()
+            return
+        try:
+            upstream = await connect(self.harness.url, open_timeout=1)
+        except OSError:
+            await downstream.close()
+            return
+
+        async def up() -> None:
+            async for message in downstream:
+                await upstream.send(message)
+
+        async def down() -> None:
+            async for message in upstream:
+                msg = json.loads(message)
+                if self.lose_next_issue_reply and msg.get("type") == "reply" and "ticket" in msg:
+                    self.lose_next_issue_reply = False
+                    self.blocked = True
+                    self.lost.append(msg)
+                    return
+                await downstream.send(message)
+
+        tasks = [asyncio.create_task(up()), asyncio.create_task(down())]
+        with contextlib.suppress(ConnectionClosed):
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await upstream.close()
+        await downstream.close()
+
+
+async def test_lost_reply_and_restart_give_exactly_one_ticket(harness: Harness) -> None:
+    relay = Relay(harness)
+    await relay.start()
+    try:
+        async with kiosk(relay.url) as (app, pilot):
+            await ready(app, pilot)
+            relay.lose_next_issue_reply = True
+            await take_number_by_keys(app, pilot, "3")
+            # The server issued C001 but the kiosk never heard: it must not
+            # show a number, and it keeps the request while it is away.
+            await until(pilot, lambda: relay.lost, what="reply lost")
+            await until(pilot, lambda: isinstance(app.screen, OutOfServiceScreen), what="oos")
+            assert app.screen.query("#oos-pending")
+            assert not any(isinstance(s, TicketScreen) for s in app.screen_stack)
+            request_id = app.pending.request_id
+            await harness.restart()
+            relay.blocked = False
+            screen = await ticket_shown(app, pilot, timeout=12)
+            assert screen.issued.repeat  # the retry found the ticket already issued
+            assert screen.issued.number == relay.lost[0]["ticket"]["number"] == "C001"
+            assert app.pending is None
+    finally:
+        await relay.close()
+    tickets = list(harness.server.core.tickets.values())
+    assert [(t.number, t.request_id) for t in tickets] == [("C001", request_id)]
+
+
+# --- going back to the start -------------------------------------------------------
+
+async def test_idle_returns_home_from_any_screen(harness: Harness) -> None:
+    async with kiosk(harness.url, idle_after=1.0, home_after=0.5) as (app, pilot):
+        await ready(app, pilot)
+        await pilot.press("1")
+        await until(pilot, lambda: isinstance(app.screen, DepartmentScreen))
+        await pilot.press("escape")  # back by hand first
+        await until(pilot, lambda: isinstance(app.screen, HomeScreen))
+        await pilot.press("1")
+        await until(pilot, lambda: isinstance(app.screen, DepartmentScreen))
+        await pilot.press("1")
+        await until(pilot, lambda: isinstance(app.screen, PriorityScreen))
+        await until(pilot, lambda: isinstance(app.screen, HomeScreen), 3, "idle return")
+        # A search left half-typed is cleared too.
+        await pilot.press(*"ho chieu")
+        await until(pilot, lambda: app.screen.search_text == "ho chieu")
+        await until(pilot, lambda: app.screen.search_text == "", 3, "search cleared")
+        await until(pilot, lambda: app.focused is not None and app.focused.id == "dept-TP",
+                    what="first department focused again")
+        # And the ticket screen goes back by itself.
+        await take_number_by_keys(app, pilot)
+        await ticket_shown(app, pilot)
+        await until(pilot, lambda: isinstance(app.screen, HomeScreen), 3, "ticket timeout")
+    assert len(harness.server.core.tickets) == 1
+
+
+# --- printing ----------------------------------------------------------------------
+
+async def test_printed_ticket(harness: Harness) -> None:
+    with FakePrinter("ok") as printer:
+        async with kiosk(harness.url, printer_spec=printer.spec) as (app, pilot):
+            await ready(app, pilot)
+            await take_number_by_keys(app, pilot)
+            screen = await ticket_shown(app, pilot)
+            await until(pilot, lambda: screen.print_state == "printed", 10, "printed")
+            assert text_of(screen, "#print-state") == "Xin mời nhận phiếu bên dưới."
+        assert b"A001" in printer.received
+        assert b"motcua:" in printer.received  # the QR payload
+    assert harness.server.core.meta.printers == {}  # nothing to alert about
+
+
+async def test_printer_fault_keeps_the_number_on_screen_and_alerts_staff(
+        harness: Harness) -> None:
+    with FakePrinter("paper_out") as printer:
+        async with kiosk(harness.url, printer_spec=printer.spec, probe_every=0.3) as (app, pilot):
+            await ready(app, pilot)
+            await take_number_by_keys(app, pilot)
+            screen = await ticket_shown(app, pilot)
+            await until(pilot, lambda: screen.print_state == "failed", 10, "print failure")
+            assert text_of(screen, "#print-state") == "Máy in gặp sự cố — xin ghi nhớ số của bạn"
+            assert screen.query_one("#number", TicketDigits).value == "A001"
+            printers = harness.server.core.meta.printers
+            await wait_for(lambda: "kiosk-test" in printers)
+            assert printers["kiosk-test"]["ok"] is False
+            assert printers["kiosk-test"]["problem"] == "paper_out"
+            # Paper replaced: the kiosk notices by itself and clears the alert.
+            printer.mode = "ok"
+            await until(pilot, lambda: printers["kiosk-test"]["ok"] is True, 10, "recovery")
+        assert b"A001" not in printer.received  # nothing printed without paper
+
+
+# --- snapshots -------------------------------------------------------------------------
+#
+# Snapshots are drawn from fixed state, not from a live server: the server's
+# wait estimate and the sample center keep evolving, and a snapshot should
+# change only when the kiosk's own look does. The state goes in through the
+# same message the client's callbacks post, ServerChanged.
+
+def _dept(code: str, letter: str, vi: str, en: str, *procs: tuple[str, str, str]) -> dict:
+    return {"code": code, "letter": letter, "vi": vi, "en": en, "target_wait": 20,
+            "daily_cap": None, "procedures": [{"code": c, "vi": pv, "en": pe, "minutes": 10}
+                                              for c, pv, pe in procs]}
+
+
+SNAP_CENTER = {
+    "name": "Trung tâm Phục vụ Hành chính công tỉnh",
+    "name_en": "Provincial Public Administration Service Center",
+    "timezone": "Asia/Ho_Chi_Minh", "opens": "07:30", "closes": "17:00", "last_ticket": "16:30",
+    "notice": "Quý công dân vui lòng giữ phiếu số thứ tự và theo dõi màn hình gọi số.",
+    "notice_en": "Please keep your ticket and watch the screen.", "recent_calls": 10,
+    "departments": [
+        _dept("TP", "A", "Sở Tư pháp", "Department of Justice",
+              ("TP01", "Cấp Phiếu lý lịch tư pháp", "Criminal record certificate")),
+        _dept("KHDT", "B", "Sở Kế hoạch và Đầu tư", "Department of Planning and Investment",
+              ("KHDT01", "Đăng ký thành lập doanh nghiệp", "Business registration")),
+        _dept("TNMT", "C", "Sở Tài nguyên và Môi trường", "Department of Natural Resources",
+              ("TNMT01", "Đăng ký đất đai", "Land registration")),
+        _dept("XD", "D", "Sở Xây dựng", "Department of Construction",
+              ("XD01", "Cấp giấy phép xây dựng", "Construction permit")),
+        _dept("GTVT", "E", "Sở Giao thông vận tải", "Department of Transport",
+              ("GTVT01", "Cấp lại giấy phép lái xe", "Driving licence re-issue")),
+        _dept("LDTB", "F", "Sở Lao động - Thương binh và Xã hội", "Department of Labour",
+              ("LDTB01", "Giải quyết hưởng trợ cấp thất nghiệp", "Unemployment benefit")),
+        _dept("CA", "G", "Công an tỉnh", "Provincial Police",
+              ("CA01", "Cấp hộ chiếu phổ thông", "Ordinary passport"),
+              ("CA04", "Đăng ký thường trú", "Permanent residence registration")),
+        _dept("BHXH", "H", "Bảo hiểm xã hội tỉnh", "Provincial Social Insurance",
+              ("BHXH01", "Cấp lại thẻ bảo hiểm y tế", "Health insurance card re-issue")),
+        _dept("THUE", "K", "Cục Thuế tỉnh", "Provincial Tax Department",
+              ("THUE01", "Đăng ký thuế lần đầu", "First-time tax registration")),
+    ],
+    "counters": [{"number": n, "name": f"Quầy {n}", "departments": d} for n, d in
+                 [(1, ["TP"]), (2, ["KHDT"]), (3, ["TNMT"]), (4, ["XD", "GTVT"]),
+                  (5, ["LDTB", "BHXH"]), (6, ["CA"]), (7, ["CA"]), (8, ["THUE"])]],
+    "officers": [],
+    "priority_groups": [{"code": "elderly75", "vi": "Người từ 75 tuổi trở lên",
+                         "en": "People aged 75 or over"}],
+}
+SNAP_WAITING = {"TP": (3, 12), "CA": (7, 25), "BHXH": (1, 4)}
+
+
+def snapshot_app(connect_grace: float = 60.0) -> KioskApp:
+    # Nothing listens on port 9 (discard): the client never gets through.
+    return KioskApp("ws://127.0.0.1:9", device="kiosk-snap",
+                    clock=fixed(MORNING.replace(minute=5)), connect_grace=connect_grace)
+
+
+async def _show_fixed_state(pilot) -> None:
+    app = pilot.app
+    app.client.state.center = SNAP_CENTER
+    app.client.state.load({"day": "2025-03-10", "departments": [
+        {"code": d["code"], "waiting": SNAP_WAITING.get(d["code"], (0, 0))[0],
+         "wait_minutes": SNAP_WAITING.get(d["code"], (0, 0))[1]}
+        for d in SNAP_CENTER["departments"]]})
+    app.post_message(KioskApp.ServerChanged(True))
+    app.post_message(KioskApp.ServerChanged(None, snapshot=True))
+    await ready(app, pilot)
+    await pilot.pause(0.05)
+
+
+async def _show_ticket(pilot) -> None:
+    await _show_fixed_state(pilot)
+    app = pilot.app
+    ticket = {"id": 57, "number": "G012", "day": "2025-03-10", "department": "CA",
+              "procedure": "CA04", "priority": "elderly75", "status": "waiting",
+              "issued_at": MORNING.replace(minute=4).timestamp()}
+    app.show(TicketScreen(IssuedTicket(ticket, ahead=7, wait_minutes=25, repeat=False), "none"))
+    await ticket_shown(app, pilot)
+    await pilot.pause(0.05)
+
+
+def test_snapshot_out_of_service(snap_compare) -> None:
+    async def wait_oos(pilot) -> None:
+        await until(pilot, lambda: isinstance(pilot.app.screen, OutOfServiceScreen))
+
+    assert snap_compare(snapshot_app(0.05), terminal_size=(80, 24), run_before=wait_oos)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_snapshot_home(snap_compare, size) -> None:
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=_show_fixed_state)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_snapshot_ticket(snap_compare, size) -> None:
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=_show_ticket)
