@@ -9,6 +9,7 @@ pass callbacks, which run on the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import random
@@ -194,6 +195,11 @@ class MotcuaClient:
 
     async def close(self) -> None:
         """Stop reconnecting and close the connection."""
+        ws = self._ws
+        if ws is not None:
+            # A closing handshake, so the server doesn't wait out its timeout.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(), 2)
         if self._task is not None:
             self._task.cancel()
             try:

@@ -178,6 +178,7 @@ class CenterConfig:
             "opens": self.opens.strftime("%H:%M"),
             "closes": self.closes.strftime("%H:%M"),
             "last_ticket": self.last_ticket.strftime("%H:%M"),
+            "open_days": list(self.open_days),
             "notice": self.notice,
             "notice_en": self.notice_en,
             "recent_calls": self.queue.recent_calls,
@@ -189,6 +190,7 @@ class CenterConfig:
                     "en": d.en,
                     "target_wait": d.target_wait,
                     "daily_cap": d.daily_cap,
+                    "open": d.open,
                     "procedures": [
                         {"code": p.code, "vi": p.vi, "en": p.en, "minutes": p.minutes}
                         for p in d.procedures
