@@ -17,7 +17,6 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, Grid, Horizontal, Vertical, VerticalScroll
-from textual.message import Message
 from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.widgets import Button, ContentSwitcher, DataTable, Footer, Input, Label, Static
@@ -25,6 +24,7 @@ from textual.widgets import Button, ContentSwitcher, DataTable, Footer, Input, L
 from motcua.client import (AuthError, CenterState, Event, MotcuaClient, NotConnected,
                            ServerError)
 from motcua.i18n import Catalogue
+from motcua.tui import ClientConnection, ClientEvent, ClientSynced, bridge
 
 from .dialogs import NumberDialog, PauseDialog, TransferDialog
 from .model import OfficerTally, big_text, clock_text, queue_lines, satisfied_values
@@ -96,22 +96,6 @@ class CounterConsole(App[None]):
     busy: reactive[bool] = reactive(False)
     """A command is on its way; further actions wait for its answer."""
 
-    class EventReceived(Message):
-        """A server event reached the client (its mirror is already updated)."""
-
-        def __init__(self, event: Event) -> None:
-            super().__init__()
-            self.event = event
-
-    class ConnectionChanged(Message):
-        """The connection came up or went down."""
-
-        def __init__(self, connected: bool) -> None:
-            super().__init__()
-            self.connected = connected
-
-    class StateLoaded(Message):
-        """A fresh snapshot replaced the mirror (connect, reconnect, resync)."""
 
     def __init__(self, client: MotcuaClient | None, counter: int, language: str = "vi",
                  clock: Clock = time.time, *, state: CenterState | None = None,
@@ -179,9 +163,7 @@ class CounterConsole(App[None]):
     def on_mount(self) -> None:
         self.title = self.t("app_title")
         if self.client is not None:
-            self.client.on_event = lambda ev: self.post_message(self.EventReceived(ev))
-            self.client.on_status = lambda up: self.post_message(self.ConnectionChanged(up))
-            self.client.on_welcome = lambda _state: self.post_message(self.StateLoaded())
+            bridge(self, self.client)
             self.run_worker(self._watch_client(self.client.start()), group="client")
         else:
             self.connected = self._connected_preset
@@ -522,8 +504,8 @@ class CounterConsole(App[None]):
 
     # --- server messages ------------------------------------------------
 
-    @on(EventReceived)
-    def _event(self, message: EventReceived) -> None:
+    @on(ClientEvent)
+    def _event(self, message: ClientEvent) -> None:
         ev = message.event
         if self.tally.add(ev.type, ev.raw):
             # Shown at once; the server's figures follow and replace it.
@@ -539,11 +521,11 @@ class CounterConsole(App[None]):
                 d.get("code") in self.served_departments for d in ev.raw.get("departments", [])):
             self.fetch_waiting()
 
-    @on(ConnectionChanged)
-    def _connection(self, message: ConnectionChanged) -> None:
+    @on(ClientConnection)
+    def _connection(self, message: ClientConnection) -> None:
         self.connected = message.connected
 
-    @on(StateLoaded)
+    @on(ClientSynced)
     def _loaded(self) -> None:
         self._check_session()
         self.redraw()

@@ -32,6 +32,7 @@ from textual.widgets import Button, ContentSwitcher, Label, Static
 
 from motcua.client import AuthError, CenterState, Event, MotcuaClient, NotConnected, ServerError
 from motcua.i18n import Catalogue
+from motcua.tui import ClientConnection, ClientEvent, ClientSynced, bridge
 
 from .model import big_text
 from .strings import EN, VI
@@ -64,22 +65,6 @@ class RatingPad(App[None]):
     connected: reactive[bool] = reactive(False)
     """Whether the server connection is up."""
 
-    class EventReceived(Message):
-        """A server event reached the client."""
-
-        def __init__(self, event: Event) -> None:
-            super().__init__()
-            self.event = event
-
-    class ConnectionChanged(Message):
-        """The connection came up or went down."""
-
-        def __init__(self, connected: bool) -> None:
-            super().__init__()
-            self.connected = connected
-
-    class StateLoaded(Message):
-        """A fresh snapshot replaced the mirror."""
 
     class RatingDelivered(Message):
         """The server stored (or had already stored) a rating from this pad."""
@@ -144,9 +129,7 @@ class RatingPad(App[None]):
 
     def on_mount(self) -> None:
         if self.client is not None:
-            self.client.on_event = lambda ev: self.post_message(self.EventReceived(ev))
-            self.client.on_status = lambda up: self.post_message(self.ConnectionChanged(up))
-            self.client.on_welcome = lambda _state: self.post_message(self.StateLoaded())
+            bridge(self, self.client)
             self.run_worker(self._watch_client(self.client.start()), group="client")
             self.run_worker(self._deliver_forever(), group="deliver")
         else:
@@ -294,8 +277,8 @@ class RatingPad(App[None]):
 
     # --- server messages ------------------------------------------------
 
-    @on(EventReceived)
-    def _event(self, message: EventReceived) -> None:
+    @on(ClientEvent)
+    def _event(self, message: ClientEvent) -> None:
         ev = message.event
         if ev.type == "visit_ended":
             visit = ev.raw.get("visit") or {}
@@ -313,11 +296,11 @@ class RatingPad(App[None]):
         if self.phase == IDLE:
             self.redraw()
 
-    @on(ConnectionChanged)
-    def _connection(self, message: ConnectionChanged) -> None:
+    @on(ClientConnection)
+    def _connection(self, message: ClientConnection) -> None:
         self.connected = message.connected
 
-    @on(StateLoaded)
+    @on(ClientSynced)
     def _loaded(self) -> None:
         # A visit that ended while the pad was away, not rated yet.
         pending = self.state.counters.get(self.counter, {}).get("pending_visit")

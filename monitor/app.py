@@ -27,6 +27,7 @@ from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
 from motcua.client import AuthError, CenterState, Event, MotcuaClient
+from motcua.tui import ClientConnection, ClientEvent, ClientSynced, bridge
 from reports.facts import Fact
 
 from .model import PAUSE_ALERT_SECONDS, CounterRow, DepartmentRow, Figures, Monitor
@@ -73,22 +74,6 @@ class MonitorApp(App[None]):
                 Binding("r", "reload_report", "Báo cáo / Report"),
                 Binding("q", "quit", "Thoát / Quit")]
 
-    class EventReceived(Message):
-        """The server broadcast an event."""
-
-        def __init__(self, event: Event) -> None:
-            super().__init__()
-            self.event = event
-
-    class ConnectionChanged(Message):
-        """The connection came up or went down."""
-
-        def __init__(self, connected: bool) -> None:
-            super().__init__()
-            self.connected = connected
-
-    class StateLoaded(Message):
-        """A snapshot arrived (connection or resync)."""
 
     @dataclass
     class ReportLoaded(Message):
@@ -140,11 +125,7 @@ class MonitorApp(App[None]):
     def on_mount(self) -> None:
         self._columns()
         if not self._static:
-            self.client = MotcuaClient(
-                self.url, "admin", self.device, self.token,
-                on_event=lambda ev: self.post_message(self.EventReceived(ev)),
-                on_status=lambda up: self.post_message(self.ConnectionChanged(up)),
-                on_welcome=lambda _s: self.post_message(self.StateLoaded()))
+            self.client = bridge(self, MotcuaClient(self.url, "admin", self.device, self.token))
             self.client.start().add_done_callback(self._client_stopped)
         if self.db is not None:
             self.set_interval(self.report_every, self.action_reload_report)
@@ -175,12 +156,12 @@ class MonitorApp(App[None]):
 
     # --- from the client ------------------------------------------------
 
-    @on(EventReceived)
-    def _event(self, message: EventReceived) -> None:
+    @on(ClientEvent)
+    def _event(self, message: ClientEvent) -> None:
         self.model.event(message.event)
         self._dirty = True
 
-    @on(StateLoaded)
+    @on(ClientSynced)
     def _state_loaded(self) -> None:
         if self.client is not None:
             first = not self.model.day
@@ -189,8 +170,8 @@ class MonitorApp(App[None]):
                 self.action_reload_report()
         self._dirty = True
 
-    @on(ConnectionChanged)
-    def _connection(self, message: ConnectionChanged) -> None:
+    @on(ClientConnection)
+    def _connection(self, message: ClientConnection) -> None:
         self.connected = message.connected
         self._dirty = True
 

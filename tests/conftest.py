@@ -61,6 +61,9 @@ class Harness:
 
     async def restart(self) -> MotcuaServer:
         await self.stop()
+        # Let this harness's clients notice the drop first, so a following
+        # wait_ready() waits for the new server's snapshot, not the old one.
+        await wait_for(lambda: not any(c.connected for c in self.clients), 5)
         return await self.start()
 
     async def client(self, role: str, device: str | None = None,

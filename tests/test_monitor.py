@@ -48,6 +48,10 @@ async def test_live_counters_queues_alerts_and_figures(harness):
         await c2.request("login", officer="cb02", pin="1234")
         await c2.request("pause", reason="Họp giao ban")
         await wait_for(lambda: app.model.state.counters[2]["status"] == "paused")
+        # Queue counts arrive in coalesced queue_changed events (up to 0.1 s late).
+        deps = app.model.state.departments
+        await wait_for(lambda: deps["TP"]["waiting"] == 1 and deps["TP"]["issued"] == 2
+                       and deps["KHDT"]["waiting"] == 1)
         await pilot.pause()
         app.redraw()
 
