@@ -301,14 +301,42 @@ class HomeScreen(KioskScreen):
             self.kiosk.choose(Choice(button.name or "", bid[7:]))
 
 
-class DepartmentScreen(KioskScreen):
-    """The procedures of one department."""
+class ChoiceScreen(KioskScreen):
+    """A list of numbered choices with a back button: digits pick, Escape goes
+    back, and a tap lands only while the screen is still the current one."""
 
     BINDINGS = [
         Binding("escape", "back", show=False),
         Binding("down", "app.focus_next", show=False),
         Binding("up", "app.focus_previous", show=False),
     ]
+
+    def on_mount(self) -> None:
+        self.focus_first()
+
+    def on_key(self, event: Key) -> None:
+        self.key_choice(event)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        bid = event.button.id or ""
+        if not self.is_current:
+            return  # a second quick tap, after the first one moved on
+        if bid == "back":
+            self.action_back()
+        else:
+            self.chosen(bid)
+
+    def chosen(self, button_id: str) -> None:
+        """A choice button (not "back") was pressed."""
+        raise NotImplementedError
+
+
+class DepartmentScreen(ChoiceScreen):
+    """The procedures of one department."""
 
     def __init__(self, dept: dict[str, Any]) -> None:
         super().__init__()
@@ -327,32 +355,15 @@ class DepartmentScreen(KioskScreen):
         with Horizontal(classes="nav"):
             yield Button(self.t("back"), id="back")
 
-    def on_mount(self) -> None:
-        self.focus_first()
-
-    def on_key(self, event: Key) -> None:
-        self.key_choice(event)
-
-    def action_back(self) -> None:
-        self.app.pop_screen()
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        bid = event.button.id or ""
-        if not self.is_current:
-            return  # a second quick tap, after the first one moved on
-        if bid == "back":
-            self.action_back()
-        elif bid == "proc-other":
+    def chosen(self, bid: str) -> None:
+        if bid == "proc-other":
             self.kiosk.choose(Choice(self.dept["code"]))
         elif bid.startswith("proc-"):
             self.kiosk.choose(Choice(self.dept["code"], bid[5:]))
 
 
-class PriorityScreen(KioskScreen):
+class PriorityScreen(ChoiceScreen):
     """"Do you belong to a priority group?" — a plain "no" first."""
-
-    BINDINGS = DepartmentScreen.BINDINGS
 
     def __init__(self, choice: Choice) -> None:
         super().__init__()
@@ -374,23 +385,8 @@ class PriorityScreen(KioskScreen):
         with Horizontal(classes="nav"):
             yield Button(self.t("back"), id="back")
 
-    def on_mount(self) -> None:
-        self.focus_first()
-
-    def on_key(self, event: Key) -> None:
-        self.key_choice(event)
-
-    def action_back(self) -> None:
-        self.app.pop_screen()
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        bid = event.button.id or ""
-        if not self.is_current:
-            return  # a second quick tap, after the first one moved on
-        if bid == "back":
-            self.action_back()
-        elif bid == "prio-no":
+    def chosen(self, bid: str) -> None:
+        if bid == "prio-no":
             self.kiosk.start_issue(self.choice)
         elif bid.startswith("prio-"):
             self.choice.priority = bid[5:]
