@@ -9,7 +9,6 @@ every action, and the client reconnects by itself.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any, Callable
 
@@ -21,10 +20,9 @@ from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.widgets import Button, ContentSwitcher, DataTable, Footer, Input, Label, Static
 
-from motcua.client import (AuthError, CenterState, Event, MotcuaClient, NotConnected,
-                           ServerError)
+from motcua.client import CenterState, MotcuaClient, NotConnected, ServerError
 from motcua.i18n import Catalogue
-from motcua.tui import ClientConnection, ClientEvent, ClientSynced, bridge
+from motcua.tui import ClientConnection, ClientEvent, ClientSynced, bridge, exit_when_refused
 
 from .dialogs import NumberDialog, PauseDialog, TransferDialog
 from .model import OfficerTally, big_text, clock_text, queue_lines, satisfied_values
@@ -164,7 +162,7 @@ class CounterConsole(App[None]):
         self.title = self.t("app_title")
         if self.client is not None:
             bridge(self, self.client)
-            self.run_worker(self._watch_client(self.client.start()), group="client")
+            self.run_worker(exit_when_refused(self, self.client.start()), group="client")
         else:
             self.connected = self._connected_preset
         self.set_interval(1.0, self._tick)
@@ -175,15 +173,6 @@ class CounterConsole(App[None]):
     async def on_unmount(self) -> None:
         if self.client is not None:
             await self.client.close()
-
-    async def _watch_client(self, task: asyncio.Task) -> None:
-        # The client retries network trouble forever; it stops only when the
-        # server refuses this device (token, counter). Nothing on screen
-        # could fix that, so leave and let the command say why.
-        try:
-            await task
-        except AuthError:
-            self.exit(return_code=2)
 
     # --- what the counter is doing ----------------------------------------
 

@@ -30,9 +30,9 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Button, ContentSwitcher, Label, Static
 
-from motcua.client import AuthError, CenterState, Event, MotcuaClient, NotConnected, ServerError
+from motcua.client import AuthError, CenterState, MotcuaClient, NotConnected, ServerError
 from motcua.i18n import Catalogue
-from motcua.tui import ClientConnection, ClientEvent, ClientSynced, bridge
+from motcua.tui import ClientConnection, ClientEvent, ClientSynced, bridge, exit_when_refused
 
 from .model import big_text
 from .strings import EN, VI
@@ -130,7 +130,7 @@ class RatingPad(App[None]):
     def on_mount(self) -> None:
         if self.client is not None:
             bridge(self, self.client)
-            self.run_worker(self._watch_client(self.client.start()), group="client")
+            self.run_worker(exit_when_refused(self, self.client.start()), group="client")
             self.run_worker(self._deliver_forever(), group="deliver")
         else:
             self.connected = self._connected_preset
@@ -140,15 +140,6 @@ class RatingPad(App[None]):
     async def on_unmount(self) -> None:
         if self.client is not None:
             await self.client.close()
-
-    async def _watch_client(self, task: asyncio.Task) -> None:
-        # The client retries network trouble forever; it stops only when the
-        # server refuses this device (token, counter). Nothing on screen
-        # could fix that, so leave and let the command say why.
-        try:
-            await task
-        except AuthError:
-            self.exit(return_code=2)
 
     # --- the visit being rated --------------------------------------------
 

@@ -26,7 +26,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
-from motcua.client import AuthError, CenterState, Event, MotcuaClient
+from motcua.client import AuthError, CenterState, MotcuaClient
 from motcua.tui import ClientConnection, ClientEvent, ClientSynced, bridge
 from reports.facts import Fact
 

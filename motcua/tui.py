@@ -7,10 +7,12 @@ and :class:`ClientSynced` with ``@on(...)`` like any other message.
 
 from __future__ import annotations
 
+import asyncio
+
 from textual.app import App
 from textual.message import Message
 
-from .client import Event, MotcuaClient
+from .client import AuthError, Event, MotcuaClient
 
 
 class ClientEvent(Message):
@@ -39,3 +41,14 @@ def bridge(app: App, client: MotcuaClient) -> MotcuaClient:
     client.on_status = lambda up: app.post_message(ClientConnection(up))
     client.on_welcome = lambda _state: app.post_message(ClientSynced())
     return client
+
+
+async def exit_when_refused(app: App, task: asyncio.Task) -> None:
+    """Wait on a client's connection task; leave the app (exit code 2) if the
+    server refuses the device. The client retries network trouble forever and
+    stops only on a refusal (token, role, counter), which nothing on screen
+    could fix, so the command line says why instead."""
+    try:
+        await task
+    except AuthError:
+        app.exit(return_code=2)
