@@ -117,9 +117,9 @@ class KioskScreen(Screen):
         self.focus_first()
 
     def focus_first(self) -> None:
-        first = self.query(".choice").first() if self.query(".choice") else None
-        if first is not None:
-            first.focus()
+        choices = self.query(".choice:enabled")  # a closed department can't take focus
+        if choices:
+            choices.first().focus()
 
     def key_choice(self, event: Key) -> bool:
         """Digits 1–9 press the matching numbered choice."""
@@ -139,7 +139,7 @@ class HomeScreen(KioskScreen):
     """Departments with their queues, and the procedure search."""
 
     HINT = "hint_home"
-    AUTO_FOCUS = ".dept"
+    AUTO_FOCUS = ".dept:enabled"
     BINDINGS = [
         Binding("down,right", "app.focus_next", show=False),
         Binding("up,left", "app.focus_previous", show=False),
@@ -166,8 +166,10 @@ class HomeScreen(KioskScreen):
             with Grid(id="departments") as grid:
                 grid.display = not searching
                 for dept in center.get("departments", []):
+                    # A closed department stays visible (citizens look for it)
+                    # but can't be chosen; the label says why.
                     yield Button(self._dept_label(dept), id=f"dept-{dept['code']}",
-                                 classes="dept choice")
+                                 classes="dept choice", disabled=not dept.get("open", True))
             with Vertical(id="results") as results:
                 results.display = searching
                 yield from self._result_widgets()
@@ -183,6 +185,8 @@ class HomeScreen(KioskScreen):
         self.refresh_queues()
 
     def _dept_label(self, dept: dict[str, Any]) -> str:
+        if not dept.get("open", True):
+            return f"{dept['letter']} · {self.kiosk.t.pick(dept)}\n{self.t('dept_closed')}"
         live = self.kiosk.client.state.departments.get(dept["code"], {})
         n = int(live.get("waiting", 0))
         waiting = self.t("waiting", n=n) if n else self.t("waiting_none")
@@ -224,10 +228,13 @@ class HomeScreen(KioskScreen):
             return [Static(self.t("search_none"), classes="note")]
         widgets: list = [Static(self.t("search_results", n=len(matches)), classes="note")]
         for m in matches[:SEARCH_LIMIT]:
+            is_open = m.department.get("open", True)
             label = (f"{self.kiosk.t.pick(m.procedure)}\n"
-                     f"{m.department['letter']} · {self.kiosk.t.pick(m.department)}")
+                     f"{m.department['letter']} · {self.kiosk.t.pick(m.department)}"
+                     + ("" if is_open else f" · {self.t('dept_closed')}"))
             widgets.append(Button(label, id=f"result-{m.procedure['code']}",
-                                  classes="result choice", name=m.department["code"]))
+                                  classes="result choice", name=m.department["code"],
+                                  disabled=not is_open))
         if len(matches) > SEARCH_LIMIT:
             widgets.append(Static(self.t("search_more", n=len(matches) - SEARCH_LIMIT),
                                   classes="note"))

@@ -20,6 +20,7 @@ VI: dict[str, str] = {
     "search_more": "… và {n} thủ tục khác: gõ thêm từ khóa để thu hẹp",
     "waiting": "{n} người đang chờ",
     "waiting_none": "Không có người chờ",
+    "dept_closed": "Tạm ngừng nhận hồ sơ",
     "wait_about": "khoảng {n} phút",
     "printer_warning": "Máy in phiếu đang gặp sự cố — "
                        "xin ghi nhớ số thứ tự hiện trên màn hình.",
@@ -81,6 +82,7 @@ EN: dict[str, str] = {
     "search_more": "… and {n} more: type more words to narrow down",
     "waiting": "{n} waiting",
     "waiting_none": "Nobody waiting",
+    "dept_closed": "Not taking tickets now",
     "wait_about": "about {n} min",
     "printer_warning": "The ticket printer has a problem — "
                        "please remember the number on the screen.",

@@ -252,15 +252,22 @@ async def take_number_by_keys(app: KioskApp, pilot, dept_index: str = "1") -> No
     await pilot.press("1")
 
 
-async def test_closed_department_refused_in_plain_words(closed_harness: Harness) -> None:
+async def test_closed_department_is_shown_but_cannot_be_chosen(closed_harness: Harness) -> None:
     async with kiosk(closed_harness.url, home_after=0.5) as (app, pilot):
         await ready(app, pilot)
-        await take_number_by_keys(app, pilot)
-        await until(pilot, lambda: isinstance(app.screen, MessageScreen), what="refusal")
-        assert text_of(app.screen, "#message") == \
-            "Lĩnh vực Sở Tư pháp hiện tạm ngừng nhận hồ sơ."
-        assert not app.screen.query(TicketDigits)
-        await until(pilot, lambda: isinstance(app.screen, HomeScreen), what="back home")
+        tp = app.screen.query_one("#dept-TP", Button)
+        assert tp.disabled and "Tạm ngừng nhận hồ sơ" in str(tp.label)
+        assert not app.screen.query_one("#dept-KHDT", Button).disabled
+        await pilot.press("1")  # the digit of the closed department
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, HomeScreen)
+        await pilot.press(*"ly lich tu phap")  # a Justice procedure, by search
+        await until(pilot, lambda: bool(app.screen.query("#result-TP01")), what="search result")
+        result = app.screen.query_one("#result-TP01", Button)
+        assert result.disabled and "Tạm ngừng nhận hồ sơ" in str(result.label)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, HomeScreen) and not app.screen.query(TicketDigits)
     assert closed_harness.server.core.tickets == {}
 
 
