@@ -144,8 +144,15 @@ def decode(raw: str | bytes, limit: int | None = MAX_MESSAGE_BYTES) -> dict[str,
         raise ProtocolError("too_large", size=size, limit=MAX_MESSAGE_BYTES)
     try:
         msg = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ProtocolError("bad_json") from None
+    if "\\u" in (raw if isinstance(raw, str) else raw.decode("utf-8", "replace")):
+        # A "\ud800" escape parses to a lone surrogate that can't be stored
+        # or sent back: refuse it here rather than fail a shared commit.
+        try:
+            json.dumps(msg, ensure_ascii=False).encode("utf-8")
+        except (UnicodeEncodeError, RecursionError):
+            raise ProtocolError("bad_json") from None
     if not isinstance(msg, dict):
         raise ProtocolError("not_object")
     if not isinstance(msg.get("type"), str):

@@ -91,7 +91,7 @@ class MotcuaServer:
         self._pending_totals: dict[str, int] | None = None
         self._flush_handle: asyncio.Handle | None = None
         self._last_flush = 0.0
-        self._broken = False
+        self._recovering = asyncio.Lock()
         self.started_at = _time.time()
 
     # --- lifecycle ------------------------------------------------------
@@ -136,8 +136,9 @@ class MotcuaServer:
     def _http(self, conn: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
         if path == "/healthz":
-            status = HTTPStatus.SERVICE_UNAVAILABLE if self._broken else HTTPStatus.OK
-            return conn.respond(status, "ok\n" if not self._broken else "storage error\n")
+            broken = self.store.failed
+            status = HTTPStatus.SERVICE_UNAVAILABLE if broken else HTTPStatus.OK
+            return conn.respond(status, "storage error\n" if broken else "ok\n")
         if path == "/metrics":
             resp = conn.respond(HTTPStatus.OK, self.metrics())
             resp.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
@@ -211,6 +212,10 @@ class MotcuaServer:
                 await ws.close(4001 if e.code == "bad_token" else 1008, e.code)
             except ConnectionClosed:
                 pass
+            return None
+        except Exception:
+            log.exception("unexpected error in a hello from %s", ws.remote_address)
+            await ws.close(1011, "internal")
             return None
         session = Session(ws, role, hello["device"], counter)
         # Snapshot, its seq and registration in one synchronous step, written
@@ -296,8 +301,10 @@ class MotcuaServer:
             return {"stats": self.core.officer_stats(self.core.counters[counter].officer)
                     if counter in self.core.counters else None}
         elif kind == "waiting_list":
-            depts = self.config.counter(counter).departments  # type: ignore[union-attr]
-            return {"tickets": self.core.waiting_tickets(depts)}
+            cfg = self.config.counter(counter)
+            if cfg is None:
+                raise QueueError("unknown_counter", counter=counter)
+            return {"tickets": self.core.waiting_tickets(cfg.departments)}
         else:  # logout, resume, call_next, recall, start, finish, no_show
             out = await self._apply(kind, counter=counter, device=dev)
         return out.result
@@ -316,8 +323,7 @@ class MotcuaServer:
     # --- applying and persisting ----------------------------------------
 
     async def _apply(self, command: str, **kwargs: Any) -> Outcome:
-        if self._broken or self.store.failed:
-            self._broken = True
+        if self.store.failed:
             await self._recover()
         try:
             out = self.core.execute(command, **kwargs)
@@ -325,27 +331,39 @@ class MotcuaServer:
             if e.outcome is not None:  # e.g. a day rollover before the refusal
                 await self._persist(e.outcome)
             raise
+        except Exception:
+            # A bug left memory half-changed: stop writing and reload.
+            self.store.mark_failed()
+            raise
         if out.changed:
             await self._persist(out)
+        else:
+            # A repeat (same request_id) answers from memory: don't acknowledge
+            # it before the original's commit is through.
+            await self.store.barrier()
         return out
 
     async def _persist(self, out: Outcome) -> None:
         rows = rows_for(self.core, out)
         messages = self._messages(out)
-        try:
-            await self.store.write(rows, after=lambda: self._broadcast(messages))
-        except StorageError:
-            # Memory now holds changes the file doesn't: rebuild from the file.
-            self._broken = True
-            raise
+        await self.store.write(rows, after=lambda: self._broadcast(messages))
 
     async def _recover(self) -> None:
-        core = QueueCore(self.config, self.clock)
-        await self.store.load(core)
-        self.core = core
-        self.store.reset()
-        self._broken = False
-        log.warning("state reloaded from %s after a storage error", self.store.path)
+        """Rebuild memory from the file after a failed commit. One at a time,
+        and only once every queued write has finished, so the file is quiet
+        while it is read (a failed store accepts no new writes)."""
+        async with self._recovering:
+            if not self.store.failed:
+                return  # another command already recovered
+            try:
+                await self.store.barrier()
+            except StorageError:
+                pass  # expected: the store is failed; the queue is now empty
+            core = QueueCore(self.config, self.clock)
+            await self.store.load(core)
+            self.core = core
+            self.store.reset()
+            log.warning("state reloaded from %s after a storage error", self.store.path)
 
     def _messages(self, out: Outcome) -> tuple[list[dict[str, Any]], dict[str, Any], dict]:
         """Build the wire events now, from the state this command left."""

@@ -52,6 +52,7 @@ ERRORS: dict[str, tuple[str, str]] = {
     "counter_busy": ("Quầy {counter} đang phục vụ số {number}; hãy kết thúc trước.", "Counter {counter} is still on ticket {number}; finish it first."),
     "no_current_ticket": ("Quầy {counter} chưa gọi số nào.", "Counter {counter} has no current ticket."),
     "nobody_waiting": ("Không còn ai chờ ở các lĩnh vực của quầy {counter}.", "Nobody is waiting for counter {counter}."),
+    "held_elsewhere": ("Số {number} đang được gọi ở quầy {other}.", "Ticket {number} is being called at counter {other}."),
     "unknown_ticket": ("Không có số {number} hôm nay.", "There is no ticket {number} today."),
     "not_served_here": ("Quầy {counter} không phục vụ lĩnh vực của số {number}.", "Counter {counter} does not serve ticket {number}'s department."),
     "wrong_state": ("Số {number} đang ở trạng thái {status}, không thể {action}.", "Ticket {number} is {status_en}; cannot {action_en}."),
@@ -178,6 +179,7 @@ class Event:
     device: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     broadcast: bool = True
+    day: str = ""  # the day it counts for (an expiry at rollover: the day before)
 
 
 @dataclass
@@ -312,7 +314,7 @@ class QueueCore:
         out = self._out
         assert out is not None
         ev = Event(type_, at, ticket.id if ticket else None, counter, officer, device, data,
-                   broadcast)
+                   broadcast, self.meta.day)
         out.events.append(ev)
         if ticket is not None:
             out.tickets.add(ticket.id)
@@ -348,6 +350,14 @@ class QueueCore:
         return QueueError("wrong_state", number=t.number, status=STATUS_VI[t.status],
                           status_en=t.status.replace("_", "-"), action=action,
                           action_en=action_en)
+
+    def _held_by(self, t: Ticket, counter: int | None) -> int | None:
+        """The counter holding a called ticket. A counter may not take over a
+        ticket another counter holds; an admin (``counter`` None) may."""
+        held = t.counter if t.status == CALLED else None
+        if held is not None and counter is not None and held != counter:
+            raise QueueError("held_elsewhere", number=t.number, other=held)
+        return held
 
     def _enqueue(self, t: Ticket, placement: str, ts: float) -> None:
         """Put a ticket (back) into its department's queue."""
@@ -400,7 +410,9 @@ class QueueCore:
 
     def _rollover(self, ts: float, local: datetime) -> None:
         today = local.date().isoformat()
-        if self.meta.day == today:
+        if today <= self.meta.day:
+            # Same day — or the clock stepped back over midnight (an NTP
+            # correction): never start a day twice, numbers would repeat.
             self._expire_if_due(ts, local)
             return
         previous = self.meta.day
@@ -422,8 +434,11 @@ class QueueCore:
             self.by_number.pop((t.day, t.number), None)
             if t.request_id:
                 self.by_request.pop((t.device, t.request_id), None)
-        touched = self._out.visits if self._out is not None else set()
-        self.visits = {vid: v for vid, v in self.visits.items() if v.day == today or vid in touched}
+        # Keep today's visits, the ones this outcome must still save, and those
+        # of tickets still at a counter (served across midnight).
+        keep = set(self._out.visits if self._out is not None else ())
+        keep |= {t.visit_id for t in self.tickets.values() if t.status in ACTIVE and t.visit_id}
+        self.visits = {vid: v for vid, v in self.visits.items() if v.day == today or vid in keep}
         self.ratings = {vid: r for vid, r in self.ratings.items() if r.day == today}
         self._emit("day_started", ts, day=today, previous=previous or None)
         self._expire_if_due(ts, local)
@@ -574,15 +589,18 @@ class QueueCore:
         state = self._counter(counter)
         if self.config.officer(officer) is None:
             raise QueueError("unknown_officer")
-        for other in self.counters.values():
-            if other.officer == officer and other.number != counter:
-                if other.ticket_id is not None:
-                    raise QueueError("officer_elsewhere", officer=officer, other=other.number)
-                self._set_counter(other, CLOSED, None, None, ts)
-                self._emit("counter_closed", ts, counter=other.number, officer=officer, device=device)
+        # Every refusal first: a refused login must change nothing.
         if state.officer not in (None, officer) and state.ticket_id is not None:
             raise QueueError("counter_busy", counter=counter,
                              number=self.tickets[state.ticket_id].number)
+        others = [o for o in self.counters.values()
+                  if o.officer == officer and o.number != counter]
+        for other in others:
+            if other.ticket_id is not None:
+                raise QueueError("officer_elsewhere", officer=officer, other=other.number)
+        for other in others:
+            self._set_counter(other, CLOSED, None, None, ts)
+            self._emit("counter_closed", ts, counter=other.number, officer=officer, device=device)
         self._set_counter(state, OPEN, officer, None, ts)
         self._emit("counter_opened", ts, counter=counter, officer=officer, device=device)
         out.result = {"counter": self.counter_view(state)}
@@ -802,13 +820,15 @@ class QueueCore:
         t = self._ticket(number)
         if t.status not in (NO_SHOW, CALLED):
             raise self._wrong(t, "đưa lại hàng chờ", "put it back in the queue")
+        held = self._held_by(t, counter)
         if t.status == CALLED:
             self._end_visit(t, ts, "requeued")
             self._free_counter(t)
         t.finished_at = None
         self._enqueue(t, self.config.queue.requeue_placement, ts)
-        self._emit("ticket_requeued", ts, ticket=t, counter=counter, device=device,
-                   officer=self.counters[counter].officer if counter else None)
+        self._emit("ticket_requeued", ts, ticket=t, counter=held if held is not None else counter,
+                   device=device, officer=self.counters[counter].officer if counter else None,
+                   by_counter=counter)
         out.result = {"ticket": self.ticket_view(t)}
         return out
 
@@ -859,12 +879,13 @@ class QueueCore:
             raise self._wrong(t, "hủy", "cancel it")
         if counter is not None:
             self._staffed(counter)
+        held = self._held_by(t, counter)
         self._dequeue(t)
         self._end_visit(t, ts, "cancelled")
         self._free_counter(t)
         t.status, t.finished_at = CANCELLED, ts
-        self._emit("ticket_cancelled", ts, ticket=t, counter=counter, device=device,
-                   reason=(reason or "").strip()[:200] or None)
+        self._emit("ticket_cancelled", ts, ticket=t, counter=held if held is not None else counter,
+                   device=device, reason=(reason or "").strip()[:200] or None, by_counter=counter)
         out.result = {"ticket": self.ticket_view(t)}
         return out
 

@@ -114,14 +114,13 @@ def rows_for(core: QueueCore, out: Outcome) -> Rows:
     rows.visits = [_row(core.visits[i]) for i in sorted(out.visits) if i in core.visits]
     rows.counters = [_row(core.counters[n]) for n in sorted(out.counters) if n in core.counters]
     rows.ratings = [_row(r) for r in out.ratings]
-    day = core.meta.day
     for ev in out.events:
         data = dict(ev.data)
         t = core.tickets.get(ev.ticket_id) if ev.ticket_id is not None else None
         if t is not None:
             # Keep the ticket's state with the event so reports need only the log.
             data["ticket"] = core.ticket_view(t)
-        rows.events.append((ev.at, day, ev.type, ev.ticket_id, ev.counter, ev.officer,
+        rows.events.append((ev.at, ev.day or core.meta.day, ev.type, ev.ticket_id, ev.counter, ev.officer,
                             ev.device, json.dumps(data, ensure_ascii=False)))
     rows.meta = json.dumps(core.meta_dict(), ensure_ascii=False)
     return rows
@@ -138,6 +137,7 @@ class _Job:
     rows: Rows
     after: Callable[[], None] | None
     done: asyncio.Future
+    barrier: bool = False  # writes nothing; resolves once everything before it is done
 
 
 class Store:
@@ -210,8 +210,12 @@ class Store:
             "WHERE day = ? OR status IN ('waiting', 'called', 'serving') ORDER BY id", day)]
         counters = [CounterState(*r) for r in await self._all(
             f"SELECT {', '.join(COUNTER_COLS)} FROM counters")]
+        # Today's visits, and those of tickets still at a counter (served
+        # across midnight), which finish/transfer must still close.
         visits = [Visit(*r) for r in await self._all(
-            f"SELECT {', '.join(VISIT_COLS)} FROM visits WHERE day = ? ORDER BY id", day)]
+            f"SELECT {', '.join(VISIT_COLS)} FROM visits WHERE day = ? OR id IN "
+            "(SELECT visit_id FROM tickets WHERE status IN ('called', 'serving')) ORDER BY id",
+            day)]
         ratings = [Rating(*r) for r in await self._all(
             f"SELECT {', '.join(RATING_COLS)} FROM ratings WHERE day = ?", day)]
         core.load(meta, tickets, counters, visits, ratings)
@@ -231,6 +235,19 @@ class Store:
             return done
         self._queue.put_nowait(_Job(rows, after, done))
         return done
+
+    async def barrier(self) -> None:
+        """Wait until every write queued before this call has committed or
+        failed. Raises :class:`StorageError` if the store is (now) failed."""
+        done = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Job(Rows(), None, done, barrier=True))
+        await done
+        if self.failed:
+            raise StorageError("an earlier commit failed; state must be reloaded")
+
+    def mark_failed(self) -> None:
+        """Refuse writes until reset(): memory no longer matches the file."""
+        self.failed = True
 
     def reset(self) -> None:
         """Accept writes again (after the owner reloaded its state)."""
@@ -262,11 +279,17 @@ class Store:
                     else:
                         batch.append(nxt)
                 for j in batch:
-                    if not j.done.done():
+                    if j.done.done():
+                        continue
+                    if j.barrier:
+                        j.done.set_result(None)  # its caller checks `failed`
+                    else:
                         j.done.set_exception(StorageError(str(e)))
                 continue
-            self.commits += 1
-            self.changes += len(batch)
+            real = sum(1 for j in batch if not j.barrier)
+            if real:
+                self.commits += 1
+                self.changes += real
             for j in batch:
                 if j.after is not None:
                     try:
@@ -281,6 +304,8 @@ class Store:
         assert db is not None
         tickets, visits, counters, ratings, events = [], [], [], [], []
         meta = None
+        if all(j.barrier for j in batch):
+            return
         for j in batch:
             tickets += j.rows.tickets
             visits += j.rows.visits
