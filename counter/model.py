@@ -10,30 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# A ticket letter and its digits, drawn three rows high. Textual's ``Digits``
-# only knows the letters A–F, and ticket letters run A–Z.
-_GLYPHS: dict[str, tuple[str, str, str]] = {
-    "0": ("┏━┓", "┃ ┃", "┗━┛"), "1": ("╺┓ ", " ┃ ", "╺┻╸"), "2": ("╺━┓", "┏━┛", "┗━╸"),
-    "3": ("╺━┓", " ━┫", "╺━┛"), "4": ("╻ ╻", "┗━┫", "  ╹"), "5": ("┏━╸", "┗━┓", "╺━┛"),
-    "6": ("┏━╸", "┣━┓", "┗━┛"), "7": ("╺━┓", "  ┃", "  ╹"), "8": ("┏━┓", "┣━┫", "┗━┛"),
-    "9": ("┏━┓", "┗━┫", "╺━┛"),
-    "A": ("┏━┓", "┣━┫", "╹ ╹"), "B": ("┳━┓", "┣━┫", "┻━┛"), "C": ("┏━╸", "┃  ", "┗━╸"),
-    "D": ("┳━┓", "┃ ┃", "┻━┛"), "E": ("┏━╸", "┣━ ", "┗━╸"), "F": ("┏━╸", "┣━ ", "╹  "),
-    "G": ("┏━╸", "┃╺┓", "┗━┛"), "H": ("╻ ╻", "┣━┫", "╹ ╹"), "I": ("╺┳╸", " ┃ ", "╺┻╸"),
-    "J": ("╺━┓", "  ┃", "┗━┛"), "K": ("╻ ╻", "┣┳┛", "╹┗╸"), "L": ("╻  ", "┃  ", "┗━╸"),
-    "M": ("┏┳┓", "┃╹┃", "╹ ╹"), "N": ("┏┓╻", "┃┗┫", "╹ ╹"), "O": ("┏━┓", "┃ ┃", "┗━┛"),
-    "P": ("┏━┓", "┣━┛", "╹  "), "Q": ("┏━┓", "┃ ┃", "┗━╋"), "R": ("┏━┓", "┣┳┛", "╹┗╸"),
-    "S": ("┏━╸", "┗━┓", "╺━┛"), "T": ("╺┳╸", " ┃ ", " ╹ "), "U": ("╻ ╻", "┃ ┃", "┗━┛"),
-    "V": ("╻ ╻", "┃ ┃", "╰━╯"), "W": ("╻ ╻", "┃┃┃", "┗┻┛"), "X": ("┓ ┏", " ╋ ", "┛ ┗"),
-    "Y": ("╻ ╻", "┗┳┛", " ╹ "), "Z": ("━━┓", " ┏┛", "┗━━"), "-": ("   ", "╺━╸", "   "),
-    " ": ("   ", "   ", "   "),
-}
-
+from motcua.bigfont import glyph_rows
 
 def big_text(text: str) -> str:
-    """``text`` (a ticket number) as three lines of box-drawing glyphs."""
-    glyphs = [_GLYPHS.get(ch, _GLYPHS[" "]) for ch in text.upper()]
-    return "\n".join(" ".join(g[row] for g in glyphs) for row in range(3))
+    """``text`` (a ticket or counter number) as three lines of box-drawing
+    glyphs, in the shared font (Textual's ``Digits`` only knows A–F)."""
+    return "\n".join(glyph_rows(text, 0))
 
 
 def clock_text(seconds: float | None) -> str:

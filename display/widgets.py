@@ -4,18 +4,14 @@ never talk to the server; the app feeds them rows from :mod:`display.board`."""
 from __future__ import annotations
 
 import math
-from rich.align import Align
 from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual.geometry import Size
-from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import Digits
 
 from motcua.i18n import Catalogue
+from motcua.tui import BigNumber
 
-from .bigfont import fitting_level, glyph_height, glyph_rows, glyph_width
 from .board import Call, CounterRow, DepartmentRow
 
 # Rich styles (tables are Rich renderables, which don't see TCSS variables).
@@ -28,46 +24,6 @@ CLOSED = "grey50"
 RECALL = "bold magenta"
 HEADER = "bold bright_white"
 HIGHLIGHT = "bold black on bright_yellow"
-
-
-class BigNumber(Digits):
-    """A ticket or counter number in very large glyphs.
-
-    A :class:`~textual.widgets.Digits` that knows every letter a department may
-    use (Digits alone knows A–F) and grows with the screen: it uses the largest
-    of its fonts, up to ``max_level``, that fits its width.
-    """
-
-    max_level: reactive[int] = reactive(0, layout=True)
-    """The largest font allowed (0: 3 lines, 1: 7 lines, 2: 14 lines); the app
-    raises it on tall screens."""
-
-    def update(self, value: str) -> None:
-        """Show ``value`` (layout is redone only when the width changes)."""
-        if not isinstance(value, str):
-            raise TypeError("value must be a str")
-        relayout = len(value) != len(self._value)
-        self._value = value
-        self.refresh(layout=relayout)
-
-    @property
-    def level(self) -> int:
-        """The font in use now."""
-        return fitting_level(self._value, self.content_size.width, self.max_level)
-
-    def render(self) -> RenderableType:
-        style = self.rich_style
-        text = Text("\n".join(glyph_rows(self._value, self.level)), style=style,
-                    no_wrap=True, end="")
-        align = self.styles.text_align
-        return Align(text, align if align in ("left", "center", "right") else "left", style=style)
-
-    def get_content_width(self, container: Size, viewport: Size) -> int:
-        return glyph_width(self._value, fitting_level(self._value, container.width,
-                                                      self.max_level))
-
-    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        return glyph_height(fitting_level(self._value, width, self.max_level))
 
 
 def _cell(text: str, style: str, highlighted: bool) -> Text:

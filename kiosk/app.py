@@ -29,10 +29,11 @@ from textual.worker import Worker, WorkerState
 
 from motcua.client import AuthError, Event, MotcuaClient, NotConnected, ServerError
 from motcua.i18n import Catalogue
+from motcua.tui import BigNumber
 
 from .model import Choice, IssuedTicket, center_tz, counters_for, qr_payload, search_procedures
 from .strings import EN, VI
-from .widgets import OnScreenKeyboard, TicketDigits
+from .widgets import OnScreenKeyboard
 
 log = logging.getLogger("motcua.kiosk")
 
@@ -427,7 +428,7 @@ class TicketScreen(KioskScreen):
         t = self.issued.ticket
         local = self.issued.issued_local(k.center)
         yield Static(self.t("ticket_title"), id="ticket-title")
-        yield TicketDigits(self.issued.number, id="number")
+        yield BigNumber(self.issued.number, id="number")
         yield Static(f"{k.department_name(t['department'])}", id="t-dept", classes="title")
         proc = k.procedure(t.get("procedure"))
         if proc:
@@ -465,10 +466,10 @@ class TicketScreen(KioskScreen):
         self._fit_number()
 
     def _fit_number(self) -> None:
-        # Twice the size where the screen has room (a touch screen).
+        # The 7-line font where the screen has room (a touch screen).
         width, height = self.app.size
-        for digits in self.query("#number").results(TicketDigits):
-            digits.scale = 2 if width >= 100 and height >= 32 else 1
+        for digits in self.query("#number").results(BigNumber):
+            digits.max_level = 1 if width >= 100 and height >= 32 else 0
 
     def after_recompose(self) -> None:
         self.query_one("#lang", Button).focus()

@@ -1,4 +1,5 @@
-"""Textual side of the shared client: its callbacks as Textual messages.
+"""Textual pieces the apps share: the client's callbacks as Textual messages,
+and the ticket number in very large glyphs.
 
 Kept apart from :mod:`motcua.client`, which imports no Textual. An app calls
 :func:`bridge` once and handles :class:`ClientEvent`, :class:`ClientConnection`
@@ -9,9 +10,16 @@ from __future__ import annotations
 
 import asyncio
 
+from rich.align import Align
+from rich.console import RenderableType
+from rich.text import Text
 from textual.app import App
+from textual.geometry import Size
 from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import Digits
 
+from .bigfont import fitting_level, glyph_height, glyph_rows, glyph_width
 from .client import AuthError, Event, MotcuaClient
 
 
@@ -52,3 +60,43 @@ async def exit_when_refused(app: App, task: asyncio.Task) -> None:
         await task
     except AuthError:
         app.exit(return_code=2)
+
+
+class BigNumber(Digits):
+    """A ticket or counter number in very large glyphs.
+
+    A :class:`~textual.widgets.Digits` that knows every letter a department may
+    use (Digits alone knows A–F) and grows with the screen: it uses the largest
+    of its fonts, up to ``max_level``, that fits its width.
+    """
+
+    max_level: reactive[int] = reactive(0, layout=True)
+    """The largest font allowed (0: 3 lines, 1: 7 lines, 2: 14 lines); the app
+    raises it on tall screens."""
+
+    def update(self, value: str) -> None:
+        """Show ``value`` (layout is redone only when the width changes)."""
+        if not isinstance(value, str):
+            raise TypeError("value must be a str")
+        relayout = len(value) != len(self._value)
+        self._value = value
+        self.refresh(layout=relayout)
+
+    @property
+    def level(self) -> int:
+        """The font in use now."""
+        return fitting_level(self._value, self.content_size.width, self.max_level)
+
+    def render(self) -> RenderableType:
+        style = self.rich_style
+        text = Text("\n".join(glyph_rows(self._value, self.level)), style=style,
+                    no_wrap=True, end="")
+        align = self.styles.text_align
+        return Align(text, align if align in ("left", "center", "right") else "left", style=style)
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        return glyph_width(self._value, fitting_level(self._value, container.width,
+                                                      self.max_level))
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return glyph_height(fitting_level(self._value, width, self.max_level))

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from display.bigfont import LEVELS, fitting_level, glyph_height, glyph_rows, glyph_width
+from motcua.bigfont import LEVELS, fitting_level, glyph_height, glyph_rows, glyph_width
 from display.board import MISSED_CALL_WINDOW, CallLog, Scope, counter_rows, department_rows
 from motcua.cli import build_parser
 from motcua.client import CenterState
@@ -172,7 +172,7 @@ def test_bad_counters_are_refused_before_anything_starts(capsys):
 
 
 def test_the_display_rules_import_no_textual():
-    code = ("import sys, display.board, display.bigfont, display.strings; "
+    code = ("import sys, display.board, motcua.bigfont, display.strings; "
             "print('textual' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)

@@ -33,7 +33,7 @@ from kiosk.app import (
     TicketScreen,
 )
 from kiosk.model import Choice, IssuedTicket, qr_payload, search_procedures
-from kiosk.widgets import TicketDigits, glyph, scaled
+from motcua.tui import BigNumber
 from server.config import CenterConfig
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -109,15 +109,6 @@ def test_choice_fields_and_qr() -> None:
         "motcua:2025-03-10:G007:42"
 
 
-def test_every_ticket_letter_is_drawn_large() -> None:
-    for letter in "ABCDEFGHJKLMNPRSTUVWXYZ":
-        rows = glyph(letter)
-        assert len(rows) == 3 and all(len(r) == 3 for r in rows), letter
-        assert "".join(rows).strip(), letter
-    big = scaled(["╭─╮", "│ │", "╰─╯"], 2)
-    assert big == ["╭───╮ ", "│   │ ", "│   │ ", "│   │ ", "╰───╯ ", "      "]
-
-
 def test_kiosk_logic_imports_no_textual() -> None:
     """Search, choices and ticket data stay usable without the UI."""
     code = "import sys, kiosk.model, kiosk.strings; sys.exit('textual' in sys.modules)"
@@ -151,7 +142,7 @@ async def test_ticket_for_procedure_found_by_unaccented_search(harness: Harness)
         screen = await ticket_shown(app, pilot)
         number = screen.issued.number
         assert number == "G001"
-        assert screen.query_one("#number", TicketDigits).value == "G001"
+        assert screen.query_one("#number", BigNumber).value == "G001"
         assert text_of(screen, "#t-proc") == "Đăng ký thường trú"
         assert text_of(screen, "#t-counters") == "Quầy phục vụ: Quầy 8"
         assert text_of(screen, "#t-ahead") == "Số người chờ trước: 0"
@@ -267,7 +258,7 @@ async def test_closed_department_is_shown_but_cannot_be_chosen(closed_harness: H
         assert result.disabled and "Tạm ngừng nhận hồ sơ" in str(result.label)
         await pilot.press("enter")
         await pilot.pause(0.2)
-        assert isinstance(app.screen, HomeScreen) and not app.screen.query(TicketDigits)
+        assert isinstance(app.screen, HomeScreen) and not app.screen.query(BigNumber)
     assert closed_harness.server.core.tickets == {}
 
 
@@ -444,7 +435,7 @@ async def test_printer_fault_keeps_the_number_on_screen_and_alerts_staff(
             screen = await ticket_shown(app, pilot)
             await until(pilot, lambda: screen.print_state == "failed", 10, "print failure")
             assert text_of(screen, "#print-state") == "Máy in gặp sự cố — xin ghi nhớ số của bạn"
-            assert screen.query_one("#number", TicketDigits).value == "A001"
+            assert screen.query_one("#number", BigNumber).value == "A001"
             printers = harness.server.core.meta.printers
             await wait_for(lambda: "kiosk-test" in printers)
             assert printers["kiosk-test"]["ok"] is False
