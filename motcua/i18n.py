@@ -40,9 +40,14 @@ class Catalogue:
         return str(item.get(vi_key) or item.get(en_key) or "")
 
 
+def unaccent(text: str) -> str:
+    """Vietnamese without its marks, case kept: "Sở Tư pháp" → "So Tu phap"."""
+    text = text.replace("đ", "d").replace("Đ", "D")
+    decomposed = unicodedata.normalize("NFD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
 def fold(text: str) -> str:
     """Lower-case and strip Vietnamese diacritics, for search: "Đăng ký kết
     hôn" and "dang ky ket hon" fold to the same string."""
-    text = text.replace("đ", "d").replace("Đ", "D")
-    decomposed = unicodedata.normalize("NFD", text)
-    return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn").casefold()
+    return unaccent(text).casefold()

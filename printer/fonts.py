@@ -19,6 +19,8 @@ from pathlib import Path
 
 from PIL import ImageFont
 
+from motcua.i18n import unaccent
+
 log = logging.getLogger(__name__)
 
 #: Environment variable an operator sets to use a font file of their choice.
@@ -138,7 +140,6 @@ def find_font(bold: bool = False) -> Path | None:
 
 # Characters that NFD does not decompose into base letter + combining marks.
 _UNACCENT_EXTRA = str.maketrans({
-    "đ": "d", "Đ": "D",
     "–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"', "…": "...",
     "\u00a0": " ",
 })
@@ -150,6 +151,5 @@ def strip_diacritics(text: str) -> str:
     Used when no Vietnamese font is available, so the printer's built-in ASCII
     font still prints something readable ("Sở Tư pháp" → "So Tu phap").
     """
-    decomposed = unicodedata.normalize("NFD", text.translate(_UNACCENT_EXTRA))
-    base = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    base = unaccent(text.translate(_UNACCENT_EXTRA))
     return base.encode("ascii", "replace").decode("ascii")
