@@ -15,23 +15,27 @@ def _device(kind: str, counter: int) -> str:
 
 def _counter(args: argparse.Namespace) -> int:
     from motcua.client import MotcuaClient
+    from motcua.tui import quiet_terminal_logging
 
     from .app import CounterConsole
 
     client = MotcuaClient(args.url, "counter", args.device or _device("counter", args.counter),
                           args.token, counter=args.counter)
-    CounterConsole(client, args.counter, args.lang).run()
+    with quiet_terminal_logging():
+        CounterConsole(client, args.counter, args.lang).run()
     return _auth_failed(client)
 
 
 def _rate(args: argparse.Namespace) -> int:
     from motcua.client import MotcuaClient
+    from motcua.tui import quiet_terminal_logging
 
     from .rating import RatingPad
 
     client = MotcuaClient(args.url, "rating", args.device or _device("rating", args.counter),
                           args.token, counter=args.counter)
-    RatingPad(client, args.counter, args.lang, timeout=args.timeout).run()
+    with quiet_terminal_logging():
+        RatingPad(client, args.counter, args.lang, timeout=args.timeout).run()
     return _auth_failed(client)
 
 

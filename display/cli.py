@@ -50,23 +50,8 @@ def run(args: argparse.Namespace) -> int:
         # Also on stderr, for whoever reads the service's log after the fact.
         print(note, file=sys.stderr)
     app = DisplayApp(options, engine=engine, voice_note=note)
-    # Log lines written to the terminal would tear through the full-screen UI:
-    # while it runs they go to Textual's log instead (the app puts what the
-    # people in the room need on screen itself).
-    from textual.logging import TextualHandler
+    from motcua.tui import quiet_terminal_logging
 
-    root = logging.getLogger()
-    terminal = [h for h in root.handlers if isinstance(h, logging.StreamHandler)
-                and getattr(h, "stream", None) in (sys.stderr, sys.stdout,
-                                                   sys.__stderr__, sys.__stdout__)]
-    quiet = TextualHandler(stderr=False)
-    for h in terminal:
-        root.removeHandler(h)
-    root.addHandler(quiet)
-    try:
+    with quiet_terminal_logging():
         app.run()
-    finally:
-        root.removeHandler(quiet)
-        for h in terminal:
-            root.addHandler(h)
     return 0

@@ -51,31 +51,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
 
 
-def _quiet_terminal_logging(log_file: str | None) -> None:
-    """Log lines written to the terminal would tear the full-screen UI:
-    send them to a file, or to Textual's devtools console."""
-    import logging
-
-    from textual.logging import TextualHandler
-
-    root = logging.getLogger()
-    level = root.level
-    for handler in list(root.handlers):
-        if isinstance(handler, logging.StreamHandler) and not isinstance(
-                handler, logging.FileHandler):
-            root.removeHandler(handler)
-    handler: logging.Handler = logging.FileHandler(log_file, encoding="utf-8") if log_file \
-        else TextualHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root.addHandler(handler)
-    root.setLevel(min(level, logging.INFO) if log_file else level)
-
-
 def _run(args: argparse.Namespace) -> int:
+    from motcua.tui import quiet_terminal_logging
+
     from .app import KioskApp
 
-    _quiet_terminal_logging(args.log)
     app = KioskApp(args.url, args.token, args.device, args.printer, args.paper, args.lang,
                    home_after=args.home_after, idle_after=args.idle_after)
-    app.run()
+    with quiet_terminal_logging(args.log):
+        app.run()
     return 0

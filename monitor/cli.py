@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 
@@ -27,21 +26,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Start the monitor."""
-    from textual.logging import TextualHandler
+    from motcua.tui import quiet_terminal_logging
 
     from .app import MonitorApp
 
     if args.db and not os.path.exists(args.db):
         print(f"Không thấy / no such database: {args.db}", file=sys.stderr)
         return 2
-    # Log lines on the terminal would tear through the full-screen UI.
-    root = logging.getLogger()
-    for h in list(root.handlers):
-        if isinstance(h, logging.StreamHandler) and getattr(h, "stream", None) in (
-                sys.stderr, sys.stdout):
-            root.removeHandler(h)
-    root.addHandler(TextualHandler())
     app = MonitorApp(args.url, args.token, device=args.device, language=args.lang,
                      db=args.db, pause_alert=args.pause_alert * 60)
-    app.run()
+    with quiet_terminal_logging():
+        app.run()
     return 0

@@ -9,6 +9,10 @@ and :class:`ClientSynced` with ``@on(...)`` like any other message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import sys
+from typing import Iterator
 
 from rich.align import Align
 from rich.console import RenderableType
@@ -49,6 +53,39 @@ def bridge(app: App, client: MotcuaClient) -> MotcuaClient:
     client.on_status = lambda up: app.post_message(ClientConnection(up))
     client.on_welcome = lambda _state: app.post_message(ClientSynced())
     return client
+
+
+@contextlib.contextmanager
+def quiet_terminal_logging(log_file: str | None = None) -> Iterator[None]:
+    """While a full-screen app runs, log lines written to the terminal would
+    tear through it: send them to ``log_file``, or to Textual's devtools log,
+    and put the terminal's handlers back afterwards."""
+    from textual.logging import TextualHandler
+
+    root = logging.getLogger()
+    terminal = [h for h in root.handlers if isinstance(h, logging.StreamHandler)
+                and getattr(h, "stream", None) in (sys.stderr, sys.stdout,
+                                                   sys.__stderr__, sys.__stdout__)]
+    handler: logging.Handler
+    if log_file:
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    else:
+        handler = TextualHandler(stderr=False)
+    level = root.level
+    for h in terminal:
+        root.removeHandler(h)
+    root.addHandler(handler)
+    if log_file:
+        root.setLevel(min(level, logging.INFO))  # a file has room for more
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+        root.setLevel(level)
+        for h in terminal:
+            root.addHandler(h)
 
 
 async def exit_when_refused(app: App, task: asyncio.Task) -> None:
