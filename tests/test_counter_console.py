@@ -3,33 +3,19 @@ clicks; the server's core and SQLite file say what really happened."""
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 import time
 from typing import Any, Callable
 
-import pytest
 from textual.pilot import Pilot
 from textual.widgets import Button, Input
 
-import motcua.client
 from conftest import TOKENS, wait_for
 from counter.app import CounterConsole
 from counter.rating import RatingPad
 from motcua.client import MotcuaClient
 
 SIZE = (120, 40)
-
-
-@pytest.fixture
-def quick_reconnect(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Reconnect after 0.1 s instead of websockets' 0–5 s jittered backoff,
-    so restart tests take a second, not ten (the client's logic is unchanged)."""
-    def delays():
-        while True:
-            yield 0.1
-    monkeypatch.setattr(motcua.client, "connect",
-                        functools.partial(motcua.client.connect, reconnect_delays=delays))
 
 
 def console(harness, counter: int = 1, **kw: Any) -> CounterConsole:
@@ -124,7 +110,7 @@ async def test_full_visit_ends_in_a_stored_rating(harness):
     assert rows == [(ticket(harness, number).id, 1, "cb01", 4, None)]
 
 
-async def test_figures_survive_a_console_restart(harness, quick_reconnect):
+async def test_figures_survive_a_console_restart(harness):
     [number] = await issue(harness, "TP")
     app = console(harness)
     async with app.run_test(size=SIZE) as pilot:
@@ -240,7 +226,7 @@ async def test_pause_with_a_reason_and_resume(harness):
 
 # --- the network ---------------------------------------------------------------
 
-async def test_disconnect_locks_actions_and_recovers_by_itself(harness, quick_reconnect):
+async def test_disconnect_locks_actions_and_recovers_by_itself(harness):
     first, second = await issue(harness, "TP", "TP")
     app = console(harness)
     async with app.run_test(size=SIZE) as pilot:

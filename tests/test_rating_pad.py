@@ -8,7 +8,7 @@ import time
 
 from textual.widgets import Button
 
-from test_counter_console import pad, quick_reconnect, until  # noqa: F401 (fixture)
+from test_counter_console import pad, until
 
 SIZE = (100, 30)
 
@@ -139,7 +139,7 @@ async def test_language_toggle_and_reset_for_the_next_citizen(harness):
         assert str(app.query_one("#level-4", Button).label) == "1. Rất hài lòng"
 
 
-async def test_rating_during_a_network_blip_is_delivered_once(harness, quick_reconnect):
+async def test_rating_during_a_network_blip_is_delivered_once(harness):
     app = pad(harness)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.connected)
@@ -166,7 +166,7 @@ async def test_rating_during_a_network_blip_is_delivered_once(harness, quick_rec
 
 
 async def test_a_visit_ended_while_the_pad_was_away_is_offered_when_it_connects(
-        harness, quick_reconnect):
+        harness):
     desk = await officer(harness)
     number = await visit(harness, desk)
     await harness.restart()                             # the visit is read back from SQLite
@@ -187,7 +187,7 @@ async def test_a_visit_ended_while_the_pad_was_away_is_offered_when_it_connects(
     assert ratings(harness) == [(1, 1, "cb01", 4, None)]
 
 
-async def test_a_visit_left_unrated_is_not_offered_again_on_reconnect(harness, quick_reconnect):
+async def test_a_visit_left_unrated_is_not_offered_again_on_reconnect(harness):
     now = [time.time()]
     app = pad(harness, timeout=30, clock=lambda: now[0])
     async with app.run_test(size=SIZE) as pilot:

@@ -13,12 +13,6 @@ from pathlib import Path
 
 import pytest
 
-# The repo is not installed into the venv and pytest is not configured with
-# `pythonpath = ["."]`, so make the checkout importable; harmless once either is done.
-_REPO_ROOT = str(Path(__file__).resolve().parents[1])
-if _REPO_ROOT not in sys.path:
-    sys.path.insert(0, _REPO_ROOT)
-
 from display.voice import (  # noqa: E402
     Announcer,
     EspeakEngine,
