@@ -23,6 +23,7 @@ from websockets.http11 import Request, Response
 
 from motcua.protocol import (
     AUDIENCE,
+    ERROR_MESSAGES,
     MAX_FRAME_BYTES,
     PROTOCOL_VERSION,
     ROLES,
@@ -34,7 +35,7 @@ from motcua.protocol import (
     error,
 )
 
-from .config import CenterConfig, hash_pin, verify_pin
+from .config import WEEKDAYS, CenterConfig, hash_pin, verify_pin
 from .core import Clock, Outcome, QueueCore, QueueError
 from .storage import StorageError, Store, rows_for
 
@@ -59,7 +60,6 @@ def utc_now() -> datetime:
 
 def always_open(config: CenterConfig) -> CenterConfig:
     """The same center with hours lifted (demos, benchmarks, tests)."""
-    from .config import WEEKDAYS
     return dataclasses.replace(config, opens=time(0, 0), closes=time(23, 59, 59),
                                last_ticket=time(23, 59, 59), open_days=WEEKDAYS)
 
@@ -245,10 +245,10 @@ class MotcuaServer:
         except (ProtocolError, QueueError) as e:
             return error(e.code, e.message, e.message_en, re=re, **e.params)
         except StorageError:
-            return error("storage", *_pe("storage"), re=re)
+            return error("storage", *ERROR_MESSAGES["storage"], re=re)
         except Exception:
             log.exception("internal error handling a %s message", session.role)
-            return error("internal", *_pe("internal"), re=re)
+            return error("internal", *ERROR_MESSAGES["internal"], re=re)
 
     async def _dispatch(self, s: Session, kind: str, args: dict[str, Any]) -> dict[str, Any] | None:
         if kind == "ping":
@@ -370,7 +370,7 @@ class MotcuaServer:
         core = self.core
         events = []
         for ev in out.events:
-            if not ev.broadcast or ev.type not in AUDIENCE:
+            if ev.type not in AUDIENCE:
                 continue
             msg: dict[str, Any] = {"type": ev.type, "at": ev.at, **ev.data}
             t = core.tickets.get(ev.ticket_id) if ev.ticket_id is not None else None
@@ -413,8 +413,3 @@ class MotcuaServer:
             conns = self.conns[role]
             if conns:
                 broadcast(conns, encode({**msg, "seq": self.seq[role]}))
-
-
-def _pe(code: str) -> tuple[str, str]:
-    from motcua.protocol import ERROR_MESSAGES
-    return ERROR_MESSAGES[code]

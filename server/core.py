@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Callable, Iterable
 
 from .config import SIPAS_CRITERIA, CenterConfig
@@ -169,7 +169,7 @@ class CounterState:
 
 @dataclass
 class Event:
-    """One entry of the audit log, and (when ``broadcast``) a wire event."""
+    """One entry of the audit log; the protocol's AUDIENCE says who hears of it."""
 
     type: str
     at: float
@@ -178,7 +178,6 @@ class Event:
     officer: str | None = None
     device: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
-    broadcast: bool = True
     day: str = ""  # the day it counts for (an expiry at rollover: the day before)
 
 
@@ -310,11 +309,11 @@ class QueueCore:
 
     def _emit(self, type_: str, at: float, *, ticket: Ticket | None = None,
               counter: int | None = None, officer: str | None = None,
-              device: str | None = None, broadcast: bool = True, **data: Any) -> None:
+              device: str | None = None, **data: Any) -> None:
         out = self._out
         assert out is not None
         ev = Event(type_, at, ticket.id if ticket else None, counter, officer, device, data,
-                   broadcast, self.meta.day)
+                   self.meta.day)
         out.events.append(ev)
         if ticket is not None:
             out.tickets.add(ticket.id)
@@ -1053,7 +1052,3 @@ class QueueCore:
         codes = list(departments) if departments else list(self.waiting)
         tickets = [t for c in codes if c in self.waiting for t in self.waiting[c].values()]
         return [self.ticket_view(t) for t in sorted(tickets, key=lambda t: t.key)]
-
-    def current_day(self) -> date:
-        """The local date per the clock."""
-        return self._now()[1].date()
