@@ -82,6 +82,7 @@ class MotcuaServer:
         self.port = port
         self.clock = clock
         self.store = Store(db_path)
+        self._public = config.public()  # the config is frozen: build once, not per welcome
         self.core = QueueCore(config, clock)
         self.conns: dict[str, set[ServerConnection]] = {r: set() for r in ROLES}
         self.seq: dict[str, int] = defaultdict(int)
@@ -223,7 +224,7 @@ class MotcuaServer:
         welcome = {
             "type": "welcome", "protocol": PROTOCOL_VERSION, "role": role,
             "device": session.device, "counter": counter, "server_time": self.clock().timestamp(),
-            "seq": self.seq[role], "center": self.config.public(), "snapshot": self.core.snapshot(),
+            "seq": self.seq[role], "center": self._public, "snapshot": self.core.snapshot(),
         }
         broadcast([ws], encode(welcome))
         self.conns[role].add(ws)
