@@ -117,6 +117,14 @@ class KioskScreen(Screen):
         """Put the focus back after a language switch rebuilt the screen."""
         self.focus_first()
 
+    def focus_on(self, selector: str) -> None:
+        """Focus a button if it is there: a screen dismissed while it mounts
+        (the server dropped just then) has lost its children, and a lookup
+        error in a handler would close the whole kiosk app."""
+        for button in self.query(selector).results(Button):
+            button.focus()
+            return
+
     def focus_first(self) -> None:
         choices = self.query(".choice:enabled")  # a closed department can't take focus
         if choices:
@@ -180,7 +188,7 @@ class HomeScreen(KioskScreen):
             yield Static(self.kiosk.t.pick(center, "notice", "notice_en"), id="notice")
 
     def after_recompose(self) -> None:
-        self.query_one("#lang", Button).focus()
+        self.focus_on("#lang")
 
     def on_screen_resume(self) -> None:
         self.refresh_queues()
@@ -428,7 +436,11 @@ class TicketScreen(KioskScreen):
         t = self.issued.ticket
         local = self.issued.issued_local(k.center)
         yield Static(self.t("ticket_title"), id="ticket-title")
-        yield BigNumber(self.issued.number, id="number")
+        number = BigNumber(self.issued.number, id="number")
+        # Sized before the first layout: a later change would move the
+        # buttons under a citizen's finger just as the screen appears.
+        number.set_reactive(BigNumber.max_level, self._number_level())
+        yield number
         yield Static(f"{k.department_name(t['department'])}", id="t-dept", classes="title")
         proc = k.procedure(t.get("procedure"))
         if proc:
@@ -459,20 +471,22 @@ class TicketScreen(KioskScreen):
 
     def on_mount(self) -> None:
         self._home_timer = self.set_timer(self.kiosk.home_after, self.kiosk.go_home)
-        self.query_one("#done", Button).focus()
-        self._fit_number()
+        self.focus_on("#done")
 
     def on_resize(self) -> None:
         self._fit_number()
 
-    def _fit_number(self) -> None:
+    def _number_level(self) -> int:
         # The 7-line font where the screen has room (a touch screen).
         width, height = self.app.size
+        return 1 if width >= 100 and height >= 32 else 0
+
+    def _fit_number(self) -> None:
         for digits in self.query("#number").results(BigNumber):
-            digits.max_level = 1 if width >= 100 and height >= 32 else 0
+            digits.max_level = self._number_level()
 
     def after_recompose(self) -> None:
-        self.query_one("#lang", Button).focus()
+        self.focus_on("#lang")
         self._fit_number()
 
     def set_print_state(self, state: str) -> None:
@@ -514,10 +528,10 @@ class MessageScreen(KioskScreen):
 
     def on_mount(self) -> None:
         self.set_timer(self.kiosk.home_after, self.kiosk.go_home)
-        self.query_one("#ok", Button).focus()
+        self.focus_on("#ok")
 
     def after_recompose(self) -> None:
-        self.query_one("#ok", Button).focus()
+        self.focus_on("#ok")
 
     def action_done(self) -> None:
         self.kiosk.go_home()
@@ -544,7 +558,7 @@ class OutOfServiceScreen(KioskScreen):
                              classes="note")
 
     def after_recompose(self) -> None:
-        self.query_one("#lang", Button).focus()
+        self.focus_on("#lang")
 
 
 # --- the app ----------------------------------------------------------------

@@ -175,7 +175,7 @@ async def test_priority_path_in_english_by_touch(harness: Harness) -> None:
         assert text_of(screen, "#t-prio") == "Priority group: People aged 75 or over"
         number = screen.issued.number
         # "Done": the next citizen starts in Vietnamese again.
-        await pilot.click("#done")
+        assert await pilot.click("#done")  # it hit the button (layout was settled)
         await until(pilot, lambda: isinstance(app.screen, HomeScreen) and app.t.language == "vi")
         await until(pilot, lambda: "Sở Tư pháp" in str(app.screen.query_one("#dept-TP", Button)
                                                           .label), what="Vietnamese labels")
