@@ -32,9 +32,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from reports.engine import ReportEngine, baseline_report, default_cache_path  # noqa: E402
-from server.config import load_config  # noqa: E402
-from sim.run import SqliteSink, open_days, simulate_days  # noqa: E402
+from motcua.reports.engine import ReportEngine, baseline_report, default_cache_path  # noqa: E402
+from motcua.server.config import load_config  # noqa: E402
+from motcua.sim.run import SqliteSink, open_days, simulate_days  # noqa: E402
 
 
 def generate(path: Path, start: date, days: int, load: float, seed: int) -> float:

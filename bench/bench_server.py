@@ -60,7 +60,7 @@ def sqlite_baseline(directory: Path, seconds: float = 2.0) -> float:
 
 def bench_config(directory: Path) -> Path:
     """The sample center without daily caps (so 14 × 999 numbers are free)."""
-    text = resources.files("server").joinpath("sample_center.toml").read_text("utf-8")
+    text = resources.files("motcua.server").joinpath("sample_center.toml").read_text("utf-8")
     text = re.sub(r"(?m)^\s*daily_cap\s*=.*$", "", text)
     path = directory / "bench_center.toml"
     path.write_text(text, "utf-8")
@@ -187,7 +187,7 @@ async def display_fanout(url: str, displays: int, calls: int, dept: str) -> dict
 
 
 async def main_async(args: argparse.Namespace, url: str, pid: int) -> dict:
-    from server.config import load_config
+    from motcua.server.config import load_config
     departments = [d.code for d in load_config(None).departments]
     srv0, me0 = cpu_seconds(pid), time.process_time()
     kiosk = await kiosk_load(url, args.kiosks, args.tickets, departments)

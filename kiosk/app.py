@@ -845,7 +845,7 @@ class KioskApp(App[None]):
 
     def make_slip(self, issued: IssuedTicket) -> Any:
         """The printed ticket for a confirmed number, in the current language."""
-        from printer import TicketSlip
+        from motcua.printer import TicketSlip
 
         t = issued.ticket
         proc = self.procedure(t.get("procedure"))
@@ -872,7 +872,7 @@ class KioskApp(App[None]):
 
     @work(thread=True, exclusive=True, group="print", exit_on_error=False)
     def _print_slip(self, number: str, slip: Any) -> PrintOutcome:
-        from printer import print_ticket
+        from motcua.printer import print_ticket
 
         result = print_ticket(slip, self.printer_spec, self.paper_mm, timeout=self.print_timeout)
         return PrintOutcome(number, result.ok, result.problem, result.detail)
@@ -892,7 +892,7 @@ class KioskApp(App[None]):
     def _probe_printer(self) -> PrintOutcome:
         """Ask the printer whether it can print (at start, and while it is
         faulty, so staff see it recover without waiting for a citizen)."""
-        from printer import check_status, open_printer
+        from motcua.printer import check_status, open_printer
 
         printer = None
         try:

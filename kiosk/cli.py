@@ -17,7 +17,7 @@ def _positive(text: str) -> float:
 
 def _printer(text: str) -> str:
     # Checked here so a typo fails at start, not at the first citizen's ticket.
-    from printer import parse_printer_spec
+    from motcua.printer import parse_printer_spec
 
     try:
         parse_printer_spec(text)

@@ -28,7 +28,7 @@ from textual.worker import Worker, WorkerState
 
 from motcua.client import AuthError, CenterState, MotcuaClient
 from motcua.tui import ClientConnection, ClientEvent, ClientSynced, bridge
-from reports.facts import Fact
+from motcua.reports.facts import Fact
 
 from .model import PAUSE_ALERT_SECONDS, CounterRow, DepartmentRow, Figures, Monitor
 from .strings import catalogue
@@ -193,8 +193,8 @@ class MonitorApp(App[None]):
 
     @work(thread=True, exclusive=True, group="report")
     def _load_report(self, day: str, center: dict[str, Any]) -> None:
-        from reports.center import config_from_public
-        from reports.engine import ReportEngine
+        from motcua.reports.center import config_from_public
+        from motcua.reports.engine import ReportEngine
 
         assert self.db is not None
         with ReportEngine(self.db, config_from_public(center), cache=False) as engine:

@@ -18,8 +18,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from motcua.client import CenterState, Event
-from reports.facts import ISSUED, SERVED, DayFold, Fact, HourOf, row_from_data
-from reports.kpi import Kpis, aggregate_with
+from motcua.reports.facts import ISSUED, SERVED, DayFold, Fact, HourOf, row_from_data
+from motcua.reports.kpi import Kpis, aggregate_with
 
 DEFAULT_TZ = "Asia/Ho_Chi_Minh"
 #: A counter paused longer than this raises an alert (seconds).

@@ -16,8 +16,8 @@ DEFAULT_DB = "motcua.db"
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from server.app import MotcuaServer, always_open
-    from server.config import ConfigError, load_config
+    from motcua.server.app import MotcuaServer, always_open
+    from motcua.server.config import ConfigError, load_config
 
     try:
         config = load_config(args.config)
@@ -59,7 +59,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _config_check(args: argparse.Namespace) -> int:
-    from server.config import ConfigError, load_config
+    from motcua.server.config import ConfigError, load_config
 
     try:
         config = load_config(args.file)
@@ -76,7 +76,7 @@ def _config_check(args: argparse.Namespace) -> int:
 
 
 def _hash_pin(args: argparse.Namespace) -> int:
-    from server.config import hash_pin
+    from motcua.server.config import hash_pin
 
     pin = args.pin or getpass.getpass("PIN: ")
     if not pin.isdigit() or not 4 <= len(pin) <= 12:
@@ -88,7 +88,7 @@ def _hash_pin(args: argparse.Namespace) -> int:
 
 def _print_preview(args: argparse.Namespace) -> int:
     # Imported here: python-escpos is slow to import and configures logging.
-    from printer.cli import preview
+    from motcua.printer.cli import preview
 
     preview(args.out, args.paper, args.lang)
     print(f"{args.out}: {args.paper} mm")
@@ -139,8 +139,9 @@ def _register_apps(sub: argparse._SubParsersAction) -> None:
     """Subcommands of the terminal apps, each in its own package."""
     import importlib
 
-    for module in ("kiosk.cli", "counter.cli", "display.cli", "reports.cli", "sim.cli",
-                   "monitor.cli", "motcua.demo"):
+    for module in ("motcua.kiosk.cli", "motcua.counter.cli", "motcua.display.cli",
+                   "motcua.reports.cli", "motcua.sim.cli",
+                   "motcua.monitor.cli", "motcua.demo"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as e:

@@ -52,9 +52,9 @@ class Backend:
 async def start_backend(db: Path, port: int = 0, speed: float = 30.0, seed: str = "demo",
                         on_action: Callable[..., Any] | None = None) -> Backend:
     """Start the sample-center server on ``db`` and the simulated day against it."""
-    from server.app import MotcuaServer, always_open
-    from server.config import load_config
-    from sim.server_driver import drive_server
+    from motcua.server.app import MotcuaServer, always_open
+    from motcua.server.config import load_config
+    from motcua.sim.server_driver import drive_server
 
     config = load_config(None)
     server = MotcuaServer(always_open(config), db, host="127.0.0.1", port=port)

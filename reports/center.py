@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.config import ROLES, WEEKDAYS, CenterConfig, parse_config
+from motcua.server.config import ROLES, WEEKDAYS, CenterConfig, parse_config
 
 
 def config_from_public(center: dict[str, Any]) -> CenterConfig:

@@ -42,7 +42,7 @@ def period(args: argparse.Namespace, today: date) -> tuple[str, str]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from server.config import ConfigError, load_config
+    from motcua.server.config import ConfigError, load_config
 
     from .engine import ReportEngine, default_cache_path
 

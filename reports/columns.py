@@ -16,7 +16,7 @@ from bisect import bisect_right
 from collections import Counter, defaultdict
 from typing import Any, Iterable
 
-from server.config import CenterConfig
+from motcua.server.config import CenterConfig
 
 from .facts import (CANCELLED, EXPIRED, ISSUED, NO_SHOW, RATING, SERVED, TRANSFERRED, WAIT,
                     Fact)

@@ -33,7 +33,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from server.config import CenterConfig
+from motcua.server.config import CenterConfig
 
 from .columns import (BYTEORDER, COLUMNS, Codes, Columns, aggregate_columns, encode_day,
                       wanted_columns)

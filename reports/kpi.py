@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from server.config import CenterConfig
+from motcua.server.config import CenterConfig
 
 from .facts import (CANCELLED, EXPIRED, ISSUED, NO_SHOW, RATING, SERVED, TRANSFERRED, WAIT,
                     Fact)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from motcua.i18n import Catalogue
-from server.config import CenterConfig
+from motcua.server.config import CenterConfig
 
 from .kpi import Kpis, Report
 from .strings import EN, VI

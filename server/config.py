@@ -545,7 +545,7 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
 def load_config(path: str | Path | None = None) -> CenterConfig:
     """Load a center file, or the built-in sample center when ``path`` is None."""
     if path is None:
-        text = resources.files("server").joinpath("sample_center.toml").read_text("utf-8")
+        text = resources.files("motcua.server").joinpath("sample_center.toml").read_text("utf-8")
         source = "<built-in sample center>"
     else:
         source = str(path)

@@ -54,7 +54,7 @@ def _line(day: date, sim, est, scale: float = 1.0) -> str:
 
 
 def _simulate_core(args: argparse.Namespace) -> int:
-    from server.config import ConfigError, load_config
+    from motcua.server.config import ConfigError, load_config
 
     from .run import SqliteSink, estimate_errors, open_days, simulate_days
 

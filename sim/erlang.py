@@ -14,9 +14,9 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 
-from server.config import ROLES, WEEKDAYS, CenterConfig, parse_config
+from motcua.server.config import ROLES, WEEKDAYS, CenterConfig, parse_config
 
-from server.core import QueueCore
+from motcua.server.core import QueueCore
 
 from .profile import Profile
 from .run import SimClock, day_rng, estimate_errors, run_on_core

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from server.config import CenterConfig
+from motcua.server.config import CenterConfig
 
 from .profile import PAUSE_REASONS, REASON_WEIGHTS, Profile
 

@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from server.config import CenterConfig
+from motcua.server.config import CenterConfig
 
 #: Relative arrival intensity by local hour: a morning peak, a lunch dip and
 #: a smaller afternoon bump, the shape one-stop centers report.

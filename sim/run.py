@@ -17,8 +17,8 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
-from server.config import WEEKDAYS, CenterConfig
-from server.core import Outcome, QueueCore, QueueError
+from motcua.server.config import WEEKDAYS, CenterConfig
+from motcua.server.core import Outcome, QueueCore, QueueError
 
 from .model import DaySimulation, TicketRecord
 from .profile import Profile
@@ -131,7 +131,7 @@ class SqliteSink:
     simulations and benchmarks, never for a live center)."""
 
     def __init__(self, path: str | Path, batch: int = 20000) -> None:
-        from server import storage
+        from motcua.server import storage
 
         self._storage = storage
         self.path = Path(path)

@@ -19,8 +19,8 @@ from datetime import date, datetime, time
 from typing import Any, Callable
 
 from motcua.client import MotcuaClient, NotConnected, ServerError, connect_once
-from reports.center import config_from_public
-from server.config import CenterConfig
+from motcua.reports.center import config_from_public
+from motcua.server.config import CenterConfig
 
 from .model import Action, DaySimulation
 from .profile import Profile

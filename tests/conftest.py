@@ -11,8 +11,8 @@ from typing import AsyncIterator, Callable
 import pytest
 
 from motcua.client import MotcuaClient, connect_once
-from server.app import MotcuaServer, always_open
-from server.config import CenterConfig, load_config
+from motcua.server.app import MotcuaServer, always_open
+from motcua.server.config import CenterConfig, load_config
 
 TOKENS = {"kiosk": "kiosk-demo", "counter": "counter-demo", "display": "display-demo",
           "rating": "rating-demo", "admin": "admin-demo"}

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from server.config import ConfigError, hash_pin, load_config, parse_config, verify_pin
+from motcua.server.config import ConfigError, hash_pin, load_config, parse_config, verify_pin
 
 
 def test_sample_center_is_realistic(sample_config):
@@ -72,7 +72,7 @@ def test_config_check_command(tmp_path):
     assert proc.returncode == 1 and "not valid TOML" in proc.stdout
     good = tmp_path / "good.toml"
     from importlib import resources
-    good.write_text(resources.files("server").joinpath("sample_center.toml").read_text("utf-8"),
+    good.write_text(resources.files("motcua.server").joinpath("sample_center.toml").read_text("utf-8"),
                     "utf-8")
     proc = run("config", "check", str(good))
     assert proc.returncode == 0 and "14" in proc.stdout

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from server.config import parse_config
-from server.core import DONE, FINAL, QueueCore, QueueError
+from motcua.server.config import parse_config
+from motcua.server.core import DONE, FINAL, QueueCore, QueueError
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -410,7 +410,7 @@ def test_simulated_day(clock):
 
 
 def test_core_imports_no_io_frameworks():
-    code = ("import sys, server.core, server.config; "
+    code = ("import sys, motcua.server.core, motcua.server.config; "
             "bad = [m for m in ('asyncio', 'websockets', 'aiosqlite', 'textual') if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

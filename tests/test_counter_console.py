@@ -11,8 +11,8 @@ from textual.pilot import Pilot
 from textual.widgets import Button, Input
 
 from conftest import TOKENS, wait_for
-from counter.app import CounterConsole
-from counter.rating import RatingPad
+from motcua.counter.app import CounterConsole
+from motcua.counter.rating import RatingPad
 from motcua.client import MotcuaClient
 
 SIZE = (120, 40)

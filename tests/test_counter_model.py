@@ -1,6 +1,6 @@
 """The console's arithmetic, without Textual or a server."""
 
-from counter.model import OfficerTally, big_text, clock_text, queue_lines
+from motcua.counter.model import OfficerTally, big_text, clock_text, queue_lines
 
 
 def test_big_text_draws_every_ticket_letter_and_digit():

@@ -11,12 +11,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from counter.app import CounterConsole
-from counter.model import OfficerTally
+from motcua.counter.app import CounterConsole
+from motcua.counter.model import OfficerTally
 from motcua.client import CenterState
-from server.app import always_open
-from server.config import load_config
-from server.core import QueueCore
+from motcua.server.app import always_open
+from motcua.server.config import load_config
+from motcua.server.core import QueueCore
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 #: A Friday morning at the center.

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from conftest import wait_for
-from display.app import DisplayApp, DisplayOptions
+from motcua.display.app import DisplayApp, DisplayOptions
 from motcua.demo import HUMAN_COUNTER, start_backend
 
 

@@ -11,12 +11,12 @@ import uuid
 from datetime import datetime, timezone
 
 from conftest import wait_for
-from display.app import REFRESH_SECONDS, DisplayApp, DisplayOptions
-from display.board import Scope
-from display.voice import SpeechError, announcement_text, detect_engine
-from display.widgets import BigNumber, CountersPanel, DepartmentsPanel
+from motcua.display.app import REFRESH_SECONDS, DisplayApp, DisplayOptions
+from motcua.display.board import Scope
+from motcua.display.voice import SpeechError, announcement_text, detect_engine
+from motcua.display.widgets import BigNumber, CountersPanel, DepartmentsPanel
 from motcua.client import CenterState
-from server.config import load_config
+from motcua.server.config import load_config
 
 TV = (160, 45)
 SMALL = (80, 24)
@@ -114,7 +114,7 @@ async def test_a_call_appears_big_with_its_counter_and_in_the_recent_list(harnes
 
 
 async def test_the_flash_ends_after_a_few_seconds(harness, monkeypatch):
-    monkeypatch.setattr("display.app.FLASH_SECONDS", 0.4)
+    monkeypatch.setattr("motcua.display.app.FLASH_SECONDS", 0.4)
     app = display(harness, voice="off")
     async with app.run_test(size=SMALL) as pilot:
         await until(pilot, lambda: app.connected)

@@ -9,10 +9,10 @@ import sys
 import pytest
 
 from motcua.bigfont import LEVELS, fitting_level, glyph_height, glyph_rows, glyph_width
-from display.board import MISSED_CALL_WINDOW, CallLog, Scope, counter_rows, department_rows
+from motcua.display.board import MISSED_CALL_WINDOW, CallLog, Scope, counter_rows, department_rows
 from motcua.cli import build_parser
 from motcua.client import CenterState
-from server.config import load_config
+from motcua.server.config import load_config
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +156,7 @@ def test_the_display_command_line():
     args = build_parser().parse_args(
         ["display", "--url", "ws://10.0.0.5:8765", "--voice", "off", "--no-chime",
          "--departments", "TP,KHDT", "--counters", "1,2,3", "--lang", "en"])
-    assert args.func.__module__ == "display.cli"
+    assert args.func.__module__ == "motcua.display.cli"
     assert (args.url, args.voice, args.chime, args.lang) == ("ws://10.0.0.5:8765", "off",
                                                               False, "en")
     assert (args.departments, args.counters) == ("TP,KHDT", "1,2,3")
@@ -172,7 +172,7 @@ def test_bad_counters_are_refused_before_anything_starts(capsys):
 
 
 def test_the_display_rules_import_no_textual():
-    code = ("import sys, display.board, motcua.bigfont, display.strings; "
+    code = ("import sys, motcua.display.board, motcua.bigfont, motcua.display.strings; "
             "print('textual' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)

@@ -23,7 +23,7 @@ from websockets.exceptions import ConnectionClosed
 
 from conftest import Harness, wait_for
 from fake_printer import FakePrinter
-from kiosk.app import (
+from motcua.kiosk.app import (
     DepartmentScreen,
     HomeScreen,
     KioskApp,
@@ -32,9 +32,9 @@ from kiosk.app import (
     PriorityScreen,
     TicketScreen,
 )
-from kiosk.model import Choice, IssuedTicket, qr_payload, search_procedures
+from motcua.kiosk.model import Choice, IssuedTicket, qr_payload, search_procedures
 from motcua.tui import BigNumber
-from server.config import CenterConfig
+from motcua.server.config import CenterConfig
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 # Monday 10 March 2025, 09:00 in Hà Nội: a working day, inside ticket hours.
@@ -111,7 +111,7 @@ def test_choice_fields_and_qr() -> None:
 
 def test_kiosk_logic_imports_no_textual() -> None:
     """Search, choices and ticket data stay usable without the UI."""
-    code = "import sys, kiosk.model, kiosk.strings; sys.exit('textual' in sys.modules)"
+    code = "import sys, motcua.kiosk.model, motcua.kiosk.strings; sys.exit('textual' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 

@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 from conftest import wait_for
 from textual.widgets import DataTable, Static
 
-from monitor.app import MonitorApp, bar, duration
-from monitor.model import Monitor
+from motcua.monitor.app import MonitorApp, bar, duration
+from motcua.monitor.model import Monitor
 from motcua.client import CenterState
-from server.core import QueueCore
-from sim.model import DaySimulation
-from sim.profile import Profile
-from sim.run import SimClock, day_rng, run_on_core
+from motcua.server.core import QueueCore
+from motcua.sim.model import DaySimulation
+from motcua.sim.profile import Profile
+from motcua.sim.run import SimClock, day_rng, run_on_core
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 

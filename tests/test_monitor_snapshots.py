@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from monitor.app import MonitorApp
+from motcua.monitor.app import MonitorApp
 from motcua.client import CenterState
-from reports.engine import ReportEngine
-from server.config import load_config
-from server.core import QueueCore
-from sim.model import DaySimulation
-from sim.profile import Profile
-from sim.run import SimClock, SqliteSink, day_rng, run_on_core
+from motcua.reports.engine import ReportEngine
+from motcua.server.config import load_config
+from motcua.server.core import QueueCore
+from motcua.sim.model import DaySimulation
+from motcua.sim.profile import Profile
+from motcua.sim.run import SimClock, SqliteSink, day_rng, run_on_core
 
 DAY = date(2026, 11, 23)
 

@@ -18,7 +18,7 @@ from fontTools import subset
 from fontTools.ttLib import TTFont
 from PIL import Image
 
-from printer import (
+from motcua.printer import (
     VIETNAMESE_LETTERS,
     PrinterSpec,
     TicketSlip,
@@ -31,8 +31,8 @@ from printer import (
     strip_diacritics,
     write_png,
 )
-from printer import fonts as fonts_mod
-from printer.cli import main_preview, preview
+from motcua.printer import fonts as fonts_mod
+from motcua.printer.cli import main_preview, preview
 
 try:  # tests/ may or may not become a package; support both import styles
     from tests.fake_printer import FakePrinter

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from counter.rating import RatingPad
+from motcua.counter.rating import RatingPad
 from test_counter_snapshots import Day
 
 

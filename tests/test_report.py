@@ -15,11 +15,11 @@ from datetime import date, datetime
 import pytest
 
 from motcua.cli import main
-from reports.engine import ReportEngine, baseline_report, default_cache_path
-from reports.kpi import DIMENSIONS, aggregate
-from reports.render import build_table, to_text, write_csv, write_xlsx
-from server.core import CANCELLED, EXPIRED, NO_SHOW
-from sim.run import SqliteSink, simulate_day, simulate_days
+from motcua.reports.engine import ReportEngine, baseline_report, default_cache_path
+from motcua.reports.kpi import DIMENSIONS, aggregate
+from motcua.reports.render import build_table, to_text, write_csv, write_xlsx
+from motcua.server.core import CANCELLED, EXPIRED, NO_SHOW
+from motcua.sim.run import SqliteSink, simulate_day, simulate_days
 
 DAY = date(2026, 11, 23)  # a Monday
 
@@ -314,9 +314,9 @@ def test_text_table_mentions_every_department(simulated, sample_config):
 def test_engine_and_simulator_import_no_ui_or_network():
     """Reports, the simulator's core path and the monitor's model run
     without Textual; reports and the core simulator without websockets."""
-    code = ("import sys, reports.engine, reports.render, reports.cli, sim.run, sim.erlang; "
+    code = ("import sys, motcua.reports.engine, motcua.reports.render, motcua.reports.cli, motcua.sim.run, motcua.sim.erlang; "
             "bad = [m for m in ('textual', 'websockets', 'aiosqlite') if m in sys.modules]; "
-            "import monitor.model; bad += [m for m in ('textual',) if m in sys.modules]; "
+            "import motcua.monitor.model; bad += [m for m in ('textual',) if m in sys.modules]; "
             "print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)

@@ -16,7 +16,7 @@ from websockets.asyncio.client import connect
 
 from conftest import TOKENS, Harness, wait_for
 from motcua.client import ServerError
-from server.core import QueueCore
+from motcua.server.core import QueueCore
 
 
 class Clock:
@@ -179,7 +179,7 @@ async def test_waiting_list_of_an_unknown_counter(harness):
 
 def test_expiries_at_rollover_count_for_the_day_before(open_config):
     from zoneinfo import ZoneInfo
-    from server.storage import rows_for
+    from motcua.server.storage import rows_for
     clock = Clock(datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")))
     core = QueueCore(open_config, clock)
     core.issue("TP")

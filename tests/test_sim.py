@@ -10,13 +10,13 @@ from datetime import date, datetime, time
 import pytest
 
 from motcua.cli import main
-from reports.engine import ReportEngine
-from server.core import QueueCore
-from sim.erlang import erlang_c_probability, erlang_c_wait, erlang_check
-from sim.model import DaySimulation
-from sim.profile import Profile
-from sim.run import SimClock, day_rng, estimate_errors, run_on_core, simulate_day, simulate_days
-from sim.server_driver import config_from_public, drive_server, with_day_hours
+from motcua.reports.engine import ReportEngine
+from motcua.server.core import QueueCore
+from motcua.sim.erlang import erlang_c_probability, erlang_c_wait, erlang_check
+from motcua.sim.model import DaySimulation
+from motcua.sim.profile import Profile
+from motcua.sim.run import SimClock, day_rng, estimate_errors, run_on_core, simulate_day, simulate_days
+from motcua.sim.server_driver import config_from_public, drive_server, with_day_hours
 
 DAY = date(2026, 11, 23)  # a Monday
 

@@ -6,8 +6,8 @@ import sqlite3
 
 import pytest
 
-from server.core import QueueCore
-from server.storage import SCHEMA_VERSION, Store, rows_for
+from motcua.server.core import QueueCore
+from motcua.server.storage import SCHEMA_VERSION, Store, rows_for
 
 
 async def test_schema_is_versioned_and_reopened(tmp_path, open_config):
@@ -45,7 +45,7 @@ async def test_event_log_is_append_only(tmp_path, open_config):
 
 async def test_duplicate_number_is_refused_by_the_database(tmp_path, open_config):
     from datetime import datetime, timezone
-    from server.storage import StorageError
+    from motcua.server.storage import StorageError
     store = Store(tmp_path / "d.db")
     await store.open()
     core = QueueCore(open_config, lambda: datetime.now(timezone.utc))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from display.voice import (  # noqa: E402
+from motcua.display.voice import (  # noqa: E402
     Announcer,
     EspeakEngine,
     SpeechEngine,
@@ -248,7 +248,7 @@ class FlakyEngine(RecordingEngine):
 
 def test_engine_errors_are_logged_once_and_queue_keeps_going(caplog):
     engine = FlakyEngine(failures=3)
-    with caplog.at_level(logging.DEBUG, logger="display.voice"):
+    with caplog.at_level(logging.DEBUG, logger="motcua.display.voice"):
         announcer = Announcer(engine, "vi")
         for i in range(1, 6):
             announcer.announce(f"A{i:03d}", 1)
@@ -265,7 +265,7 @@ def test_engine_errors_are_logged_once_and_queue_keeps_going(caplog):
 
 def test_unreadable_ticket_is_logged_not_raised(caplog):
     engine = RecordingEngine(seconds=0.0)
-    with caplog.at_level(logging.WARNING, logger="display.voice"):
+    with caplog.at_level(logging.WARNING, logger="motcua.display.voice"):
         announcer = Announcer(engine, "vi")
         assert announcer.announce("---", 1) is False
         assert announcer.announce("A001", 1000) is False
@@ -399,7 +399,7 @@ def test_missing_chime_player_does_not_stop_speech(fake_espeak, caplog):
         chime=True,
         player=str(fake_espeak / "no-player"),
     )
-    with caplog.at_level(logging.WARNING, logger="display.voice"):
+    with caplog.at_level(logging.WARNING, logger="motcua.display.voice"):
         engine.speak("một", "vi")
         engine.speak("hai", "vi")
     assert [text for _, text in _calls(fake_espeak)] == ["một", "hai"]
