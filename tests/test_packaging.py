@@ -4,6 +4,7 @@ name collides with another distribution's."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -14,9 +15,13 @@ PARTS = ("server", "kiosk", "counter", "display", "printer", "reports", "sim", "
 
 
 def test_an_installed_wheel_has_only_the_motcua_package(tmp_path):
+    # Built from a copy: pip builds in the source tree and would leave build/ there.
+    src = tmp_path / "src"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__", "*.db*"))
     wheels = tmp_path / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                    "-w", str(wheels), str(ROOT)],
+                    "-w", str(wheels), str(src)],
                    check=True, capture_output=True, cwd=tmp_path)
     [wheel] = wheels.glob("motcua-*.whl")
     with zipfile.ZipFile(wheel) as zf:
