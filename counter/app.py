@@ -496,6 +496,15 @@ class CounterConsole(App[None]):
     @on(ClientEvent)
     def _event(self, message: ClientEvent) -> None:
         ev = message.event
+        if ev.type == "session_ended":
+            # Another device logged in here (or the counter was closed): this
+            # console no longer acts in the officer's name.
+            if self.officer is not None:
+                self.officer = None
+                self.say(self.t("session_taken_over" if ev.raw.get("reason") == "taken_over"
+                                else "logged_out_elsewhere"), error=True)
+            self.redraw()
+            return
         if self.tally.add(ev.type, ev.raw):
             # Shown at once; the server's figures follow and replace it.
             self.fetch_stats()

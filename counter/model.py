@@ -107,7 +107,7 @@ class OfficerTally:
         if self.officer is None or raw.get("officer") != self.officer:
             return False
         ticket = raw.get("ticket") or {}
-        key = (type_, raw.get("visit") if type_ == "visit_rated" else ticket.get("id"),
+        key = (type_, _visit_id(raw) if type_ == "visit_rated" else ticket.get("id"),
                raw.get("at"))
         if key in self._seen:
             return False
@@ -148,3 +148,9 @@ def satisfied_values(center: dict[str, Any]) -> frozenset[int]:
     """The rating values that count as satisfied in this center."""
     levels = center.get("rating", {}).get("levels", [])
     return frozenset(level["value"] for level in levels if level.get("satisfied"))
+
+
+def _visit_id(raw: dict[str, Any]) -> Any:
+    """The visit an event is about (a view; a bare id from older servers)."""
+    visit = raw.get("visit")
+    return visit.get("id") if isinstance(visit, dict) else visit

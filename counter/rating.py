@@ -277,7 +277,9 @@ class RatingPad(App[None]):
                 self.show_visit(visit, ev.raw.get("officer_name"))
                 return
         elif ev.type == "visit_rated":
-            if self.visit is not None and ev.raw.get("visit") == self.visit["id"]:
+            visit = ev.raw.get("visit")
+            rated = visit.get("id") if isinstance(visit, dict) else visit
+            if self.visit is not None and rated == self.visit["id"]:
                 self.rated_visits.add(self.visit["id"])
                 self.go_idle()
                 return

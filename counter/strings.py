@@ -29,6 +29,7 @@ VI: dict[str, str] = {
     "login_missing": "Hãy nhập mã cán bộ và mã PIN.",
     "login_held": "Quầy đang mở với {name} ({id}); đăng nhập để tiếp tục.",
     "logged_out_elsewhere": "Quầy đã đóng hoặc có cán bộ khác đăng nhập; xin đăng nhập lại.",
+    "session_taken_over": "Quầy vừa được đăng nhập trên thiết bị khác; phiên làm việc ở đây đã kết thúc.",
     "logged_in": "Xin chào {name}. Nhấn F1 để gọi số tiếp theo.",
     "logged_out": "Đã đăng xuất.",
     # --- current ticket ----------------------------------------------------
@@ -161,6 +162,7 @@ EN: dict[str, str] = {
     "login_missing": "Enter your officer ID and PIN.",
     "login_held": "The counter is open under {name} ({id}); log in to carry on.",
     "logged_out_elsewhere": "The counter closed or another officer logged in; please log in again.",
+    "session_taken_over": "Someone logged in at this counter on another device; this console's session has ended.",
     "logged_in": "Hello {name}. Press F1 to call the next ticket.",
     "logged_out": "Logged out.",
     "current": "Current ticket",

@@ -91,6 +91,8 @@ class Monitor:
         self.pause_alert = pause_alert
         self.tz = ZoneInfo(DEFAULT_TZ)
         self.printers: dict[str, dict[str, Any]] = {}
+        #: PIN lock-outs in force: (scope, officer, source) -> the event.
+        self.locks: dict[tuple[Any, ...], dict[str, Any]] = {}
         self.day = ""
         self._fold: DayFold | None = None
         self._since: float | None = None
@@ -124,6 +126,10 @@ class Monitor:
     def event(self, ev: Event) -> None:
         """One broadcast event (after the client updated its mirror)."""
         raw = ev.raw
+        if ev.type == "login_locked":
+            key = (raw.get("scope"), raw.get("officer"), raw.get("source"))
+            self.locks[key] = {**raw, "until": float(ev.at or 0) + float(raw.get("seconds") or 0)}
+            return
         if ev.type in ("printer_fault", "printer_ok") and isinstance(raw.get("printer"), dict):
             p = raw["printer"]
             self.printers[p.get("device") or raw.get("device") or "?"] = p
@@ -218,6 +224,15 @@ class Monitor:
                                   "detail": p.get("detail") or "",
                                   "since": self.local_time(since) if since else "?"},
                                  1e9 + (now - since if since else 0)))
+        for key, lock in list(self.locks.items()):
+            if lock["until"] <= now:
+                del self.locks[key]
+                continue
+            out.append(Alert("error", "alert_login_locked",
+                             {"who": lock.get("officer") or lock.get("device") or "?",
+                              "until": self.local_time(lock["until"]),
+                              "failures": lock.get("failures", "?"),
+                              "source": lock.get("source") or "?"}, 2e9))
         for c in self.counters(now):
             if c.status == "paused" and c.elapsed is not None and c.elapsed > self.pause_alert:
                 out.append(Alert("warning", "alert_paused",

@@ -163,6 +163,9 @@ class MotcuaClient:
         self.open_timeout = open_timeout
         self.state = CenterState()
         self.seq = 0
+        #: The secret of this console's login session (from the ``login``
+        #: reply); sent in every hello so a reconnect resumes the login.
+        self.session: str | None = None
         self.connected = False
         self.auth_error: AuthError | None = None
         self._ws: ClientConnection | None = None
@@ -237,6 +240,8 @@ class MotcuaClient:
                                  "token": self.token, "protocol": PROTOCOL_VERSION}
         if self.counter is not None:
             hello["counter"] = self.counter
+        if self.session is not None:
+            hello["session"] = self.session
         await ws.send(encode(hello))
         first = decode(await ws.recv(), limit=None)
         if first["type"] == "error":
@@ -249,8 +254,14 @@ class MotcuaClient:
         self.seq = int(first["seq"])
         self._resyncing = False
         self._ws = ws
+        lost = self.session is not None and not first.get("session_resumed")
+        if lost:
+            self.session = None  # taken over or closed while we were away
         self._set_connected(True)
         self._call(self.on_welcome, self.state)
+        if lost:
+            self._call(self.on_event, Event("session_ended", 0, None, None, None, {
+                "type": "session_ended", "counter": self.counter, "reason": "not_resumed"}))
         async for raw in ws:
             try:
                 msg = decode(raw, limit=None)
@@ -295,6 +306,11 @@ class MotcuaClient:
                 else:
                     fut.set_exception(ServerError(msg["code"], msg.get("message", ""),
                                                   msg.get("message_en", ""), msg.get("params")))
+            return
+        if kind == "session_ended":
+            # Not a numbered event: it is for this connection alone.
+            self.session = None
+            self._call(self.on_event, Event("session_ended", 0, None, None, None, msg))
             return
         if kind == "snapshot":
             self.state.load(msg["snapshot"])
@@ -348,7 +364,12 @@ class MotcuaClient:
         self._pending[rid] = fut
         try:
             await ws.send(encode({"type": type_, "id": rid, **fields}))
-            return await asyncio.wait_for(fut, timeout)
+            reply = await asyncio.wait_for(fut, timeout)
+            if type_ == "login" and reply.get("session"):
+                self.session = reply["session"]
+            elif type_ == "logout" and self.role == "counter":
+                self.session = None
+            return reply
         except ConnectionClosed:
             raise NotConnected("connection lost") from None
         finally:

@@ -38,6 +38,9 @@ ERROR_MESSAGES: dict[str, tuple[str, str]] = {
     "already_hello": ("Thiết bị đã chào rồi.", "This connection already said hello."),
     "storage": ("Lỗi lưu dữ liệu; thao tác chưa được ghi nhận, xin thử lại.", "Storage error; the action was not recorded, please retry."),
     "internal": ("Lỗi máy chủ; thao tác chưa được ghi nhận.", "Server error; the action was not recorded."),
+    "login_required": ("Thiết bị này chưa đăng nhập ở quầy {counter}: cán bộ hãy đăng nhập bằng mã PIN.", "This device holds no login at counter {counter}: the officer must log in with their PIN."),
+    "login_locked": ("Đăng nhập tạm khóa vì nhập sai mã PIN nhiều lần; thử lại sau {minutes} phút.", "Login is locked after too many wrong PINs; try again in {minutes} min."),
+    "too_busy": ("Máy chủ đang quá tải kết nối; thử lại sau.", "Too many connections are waiting; try again later."),
 }
 
 
@@ -58,10 +61,17 @@ class Field:
     kinds: tuple[type, ...]
     required: bool = False
     max_len: int = 200
+    choices: tuple[str, ...] | None = None  # the only values a string may take
 
 
-def _f(*kinds: type, required: bool = False, max_len: int = 200) -> Field:
-    return Field(kinds, required, max_len)
+def _f(*kinds: type, required: bool = False, max_len: int = 200,
+       choices: tuple[str, ...] | None = None) -> Field:
+    return Field(kinds, required, max_len, choices)
+
+
+#: What a kiosk may report as wrong with its printer (``printer_status.problem``).
+PRINTER_PROBLEMS = ("offline", "paper_out", "paper_low", "cover_open", "timeout", "error",
+                    "status_unknown")
 
 
 STAFF = frozenset({"counter", "admin"})
@@ -79,7 +89,7 @@ COMMANDS: dict[str, tuple[frozenset[str], dict[str, Field]]] = {
     }),
     "printer_status": (frozenset({"kiosk"}), {
         "ok": _f(bool, required=True),
-        "problem": _f(str, max_len=40),
+        "problem": _f(str, max_len=40, choices=PRINTER_PROBLEMS),
         "detail": _f(str, max_len=200),
     }),
     "login": (STAFF, {"officer": _f(str, required=True, max_len=40),
@@ -115,6 +125,7 @@ HELLO_FIELDS: dict[str, Field] = {
     "token": _f(str, required=True, max_len=200),
     "protocol": _f(int, required=True),
     "counter": _f(int),
+    "session": _f(str, max_len=100),
 }
 
 _COUNTER_EVENTS = {"counter_opened", "counter_closed", "counter_paused", "counter_resumed"}
@@ -133,7 +144,11 @@ AUDIENCE: dict[str, frozenset[str]] = {
     "visit_rated": frozenset({"rating", "counter", "admin"}),
     "printer_fault": frozenset({"admin"}),
     "printer_ok": frozenset({"admin"}),
+    "login_locked": frozenset({"admin"}),
 }
+
+#: Events that concern one counter: rating pads hear only their own counter's.
+PER_COUNTER = _COUNTER_EVENTS | {"visit_ended", "visit_rated"}
 
 
 def decode(raw: str | bytes, limit: int | None = MAX_MESSAGE_BYTES) -> dict[str, Any]:
@@ -178,6 +193,9 @@ def check_fields(msg: dict[str, Any], fields: dict[str, Field]) -> dict[str, Any
                                 problem=f"dài quá {spec.max_len} / longer than {spec.max_len}")
         if isinstance(value, int) and not isinstance(value, bool) and not (-2**31 < value < 2**31):
             raise ProtocolError("bad_field", field=name, problem="ngoài phạm vi / out of range")
+        if spec.choices is not None and value not in spec.choices:
+            raise ProtocolError("bad_field", field=name,
+                                problem="một trong / one of " + ", ".join(spec.choices))
         out[name] = value
     return out
 

@@ -62,10 +62,16 @@ def default_cache_path(db: str | Path) -> Path:
     return p.with_name(f"{p.stem}.reports{p.suffix or '.db'}")
 
 
+def _json_sql(path: str) -> str:
+    """A path of :data:`EXTRACT` as SQL: ``a|b`` is the first of a, b found."""
+    parts = [f"json_extract(data, '{p}')" for p in path.split("|")]
+    return parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
+
+
 def _extract_sql(where: str) -> str:
     cols = []
     for i, name in enumerate(("dept", "proc", "num", "text", "ref")):
-        whens = " ".join(f"WHEN '{t}' THEN json_extract(data, '{paths[i]}')"
+        whens = " ".join(f"WHEN '{t}' THEN {_json_sql(paths[i])}"
                          for t, paths in EXTRACT.items() if paths[i])
         cols.append(f"CASE type {whens} END AS {name}")
     types = ", ".join(f"'{t}'" for t in REPORT_EVENTS)

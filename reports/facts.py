@@ -98,12 +98,19 @@ EXTRACT: dict[str, tuple[str | None, str | None, str | None, str | None, str | N
     "ticket_requeued": (None, None, None, None, None),
     "ticket_cancelled": ("$.ticket.department", "$.ticket.procedure", None, None, None),
     "ticket_expired": ("$.ticket.department", "$.ticket.procedure", None, None, None),
-    "visit_rated": ("$.department", None, "$.value", None, "$.visit"),
+    # ``visit`` is the visit view since protocol 1.1 (an id before): "a|b" = first found.
+    "visit_rated": ("$.department", None, "$.value", None, "$.visit.id|$.visit"),
 }
 
 
 def _path(data: dict[str, Any], path: str | None) -> Any:
     if path is None:
+        return None
+    if "|" in path:
+        for alternative in path.split("|"):
+            found = _path(data, alternative)
+            if found is not None:
+                return found
         return None
     node: Any = data
     for part in path[2:].split("."):

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable
 
+from motcua.protocol import PRINTER_PROBLEMS
+
 from .config import SIPAS_CRITERIA, CenterConfig
 
 Clock = Callable[[], datetime]
@@ -64,14 +66,20 @@ ERRORS: dict[str, tuple[str, str]] = {
     "bad_rating": ("Mức đánh giá {value} không hợp lệ.", "Rating {value} is not on the scale."),
     "bad_reason": ("Lý do {reason} không hợp lệ.", "Reason {reason} is not one of the criteria."),
     "reason_not_allowed": ("Chỉ đánh giá chưa hài lòng mới cần lý do.", "Only a negative rating takes a reason."),
+    "request_reused": ("Mã yêu cầu {request_id} đã dùng cho một yêu cầu khác.", "Request id {request_id} was already used for a different request."),
+    "not_this_counter": ("Lượt phục vụ này không thuộc quầy {counter}.", "That visit was not served at counter {counter}."),
 }
 
 #: The commands :meth:`QueueCore.execute` accepts.
 COMMANDS = frozenset({
     "tick", "issue", "login", "logout", "pause", "resume", "call_next", "call_ticket",
     "recall", "start", "finish", "no_show", "requeue", "transfer", "cancel", "rate",
-    "printer_status",
+    "printer_status", "audit",
 })
+
+#: What :meth:`QueueCore.audit` records: security events that change no queue
+#: state but belong in the log (who tried what, from where).
+AUDIT_EVENTS = frozenset({"login_failed", "login_locked", "session_ended"})
 
 STATUS_VI = {WAITING: "đang chờ", CALLED: "đã gọi", SERVING: "đang phục vụ", DONE: "đã xong",
              NO_SHOW: "vắng mặt", CANCELLED: "đã hủy", EXPIRED: "hết hạn"}
@@ -165,6 +173,9 @@ class CounterState:
     ticket_id: int | None = None
     since: float = 0.0
     priority_streak: int = 0
+    #: A digest of the secret of the login session that holds the counter
+    #: (the server makes the secret; only its digest is kept). None: nobody.
+    session: str | None = None
 
 
 @dataclass
@@ -193,11 +204,14 @@ class Outcome:
     departments: set[str] = field(default_factory=set)
     result: dict[str, Any] = field(default_factory=dict)
     changed: bool = True
+    #: Keys of :class:`Meta` this command changed (only those are rewritten).
+    meta: set[str] = field(default_factory=set)
 
 
 @dataclass
 class Meta:
-    """Small running state persisted as one JSON blob."""
+    """Small running state, persisted one row per field (only the fields a
+    command changed are written)."""
 
     day: str = ""
     seq: dict[str, int] = field(default_factory=dict)
@@ -209,6 +223,11 @@ class Meta:
     printers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+#: A center has a handful of kiosks; device names are the device's own claim,
+#: so the list of printers they report is bounded (oldest healthy ones go first).
+MAX_PRINTERS = 64
+
+
 class QueueCore:
     """The state of one center and every command that changes it."""
 
@@ -218,7 +237,9 @@ class QueueCore:
         self.meta = Meta()
         self.tickets: dict[int, Ticket] = {}
         self.by_number: dict[tuple[str, str], int] = {}
-        self.by_request: dict[tuple[str | None, str], int] = {}
+        # Idempotency keys are scoped to a day, in memory as on disk:
+        # (day, device, request_id) -> ticket id.
+        self.by_request: dict[tuple[str, str | None, str], int] = {}
         self.visits: dict[int, Visit] = {}
         self.ratings: dict[int, Rating] = {}
         # Waiting tickets per department, for counting and picking.
@@ -277,7 +298,7 @@ class QueueCore:
         self.tickets[t.id] = t
         self.by_number[(t.day, t.number)] = t.id
         if t.request_id:
-            self.by_request[(t.device, t.request_id)] = t.id
+            self.by_request[(t.day, t.device, t.request_id)] = t.id
         if t.status == WAITING and t.department in self.waiting:
             self._add_waiting(t)
 
@@ -292,6 +313,11 @@ class QueueCore:
     def meta_dict(self) -> dict[str, Any]:
         """The running state to persist (shallow: json encodes the rest)."""
         return dict(self.meta.__dict__)
+
+    def _touch(self, *keys: str) -> None:
+        """Mark fields of the meta state as changed by the current command."""
+        if self._out is not None:
+            self._out.meta.update(keys)
 
     # --- helpers --------------------------------------------------------
 
@@ -358,6 +384,14 @@ class QueueCore:
             raise QueueError("held_elsewhere", number=t.number, other=held)
         return held
 
+    def _check_serves(self, counter: int | None, t: Ticket) -> None:
+        """A counter acts only on tickets of the departments it serves (or the
+        ticket it is calling); an admin (``counter`` None) on any."""
+        if counter is None or (t.status == CALLED and t.counter == counter):
+            return
+        if t.department not in self._counter_depts(counter):
+            raise QueueError("not_served_here", counter=counter, number=t.number)
+
     def _enqueue(self, t: Ticket, placement: str, ts: float) -> None:
         """Put a ticket (back) into its department's queue."""
         t.status = WAITING
@@ -404,6 +438,7 @@ class QueueCore:
                 "department": t.department, "at": ts, "recall": t.recalls}
         calls = [c for c in self.meta.recent_calls if c["ticket_id"] != t.id]
         self.meta.recent_calls = [call, *calls][: self.config.queue.recent_calls]
+        self._touch("recent_calls")
 
     # --- day handling ---------------------------------------------------
 
@@ -424,6 +459,7 @@ class QueueCore:
         self.meta.seq = {}
         self.meta.recent_calls = []
         self.meta.expired_today = False
+        self._touch("day", "seq", "recent_calls", "expired_today")
         self.stats = {"issued": 0, "served": 0}
         for state in self.counters.values():
             state.priority_streak = 0
@@ -432,13 +468,19 @@ class QueueCore:
             t = self.tickets.pop(tid)
             self.by_number.pop((t.day, t.number), None)
             if t.request_id:
-                self.by_request.pop((t.device, t.request_id), None)
-        # Keep today's visits, the ones this outcome must still save, and those
-        # of tickets still at a counter (served across midnight).
+                self.by_request.pop((t.day, t.device, t.request_id), None)
+        # Keep today's visits, the ones this outcome must still save, those
+        # of tickets still at a counter (served across midnight), and those
+        # that may still be rated (a visit that ended at 23:59:30 can be
+        # rated at 00:00:10), with their ratings.
         keep = set(self._out.visits if self._out is not None else ())
         keep |= {t.visit_id for t in self.tickets.values() if t.status in ACTIVE and t.visit_id}
+        window = self.config.rating_window_seconds
+        keep |= {vid for vid, v in self.visits.items()
+                 if v.ended_at is not None and ts - v.ended_at <= window}
         self.visits = {vid: v for vid, v in self.visits.items() if v.day == today or vid in keep}
-        self.ratings = {vid: r for vid, r in self.ratings.items() if r.day == today}
+        self.ratings = {vid: r for vid, r in self.ratings.items()
+                        if r.day == today or vid in self.visits}
         self._emit("day_started", ts, day=today, previous=previous or None)
         self._expire_if_due(ts, local)
 
@@ -447,6 +489,7 @@ class QueueCore:
         if at is None or self.meta.expired_today or local.time() < at:
             return
         self.meta.expired_today = True
+        self._touch("expired_today")
         self._expire(ts, (WAITING,), self.meta.day)
 
     def _expire(self, ts: float, statuses: tuple[str, ...], day: str) -> None:
@@ -465,16 +508,31 @@ class QueueCore:
         out.changed = bool(out.events)
         return out
 
+    def audit(self, kind: str, counter: int | None = None, officer: str | None = None,
+              device: str | None = None, **data: Any) -> Outcome:
+        """Record a security event (a wrong PIN, a lock-out, a session taken
+        over) in the log; the queue is unchanged."""
+        if kind not in AUDIT_EVENTS:
+            raise ValueError(f"not an audit event: {kind!r}")
+        out, ts, _ = self._begin()
+        self._emit(kind, ts, counter=counter, officer=officer, device=device, **data)
+        out.counters.discard(counter)  # nothing about the counter changed
+        out.result = {}
+        return out
+
     # --- issuing --------------------------------------------------------
 
     def issue(self, department: str, procedure: str | None = None, priority: str | None = None,
               device: str | None = None, request_id: str | None = None) -> Outcome:
-        """Issue a ticket; a repeated ``request_id`` from a device returns the same one."""
+        """Issue a ticket. A ``request_id`` a device already used today returns
+        that same ticket (a retry), provided it asks for the same thing."""
         out, ts, local = self._begin()
         if request_id is not None:
-            tid = self.by_request.get((device, request_id))
+            tid = self.by_request.get((self.meta.day, device, request_id))
             if tid is not None:
                 t = self.tickets[tid]
+                if not self._same_request(t, department, procedure, priority):
+                    raise QueueError("request_reused", request_id=request_id)
                 out.result = {"ticket": self.ticket_view(t), "repeat": True,
                               **self._ahead_and_wait(t)}
                 out.changed = bool(out.events)
@@ -503,6 +561,7 @@ class QueueCore:
         if seq > 999:
             raise QueueError("numbers_exhausted", name=dept.vi, name_en=dept.en)
         self.meta.seq[dept.code] = seq
+        self._touch("seq", "next_ticket")
         t = Ticket(
             id=self.meta.next_ticket, day=self.meta.day, number=f"{dept.letter}{seq:03d}",
             department=dept.code, procedure=procedure, priority=priority, status=WAITING,
@@ -516,6 +575,18 @@ class QueueCore:
         self._emit("ticket_issued", ts, ticket=t, device=device, **info)
         out.result = {"ticket": self.ticket_view(t), "repeat": False, **info}
         return out
+
+    def _same_request(self, t: Ticket, department: str, procedure: str | None,
+                      priority: str | None) -> bool:
+        """Whether a repeated request asks for what ``t`` was issued for. A
+        transfer changes the ticket's department and procedure, but its
+        letter still names the department it was issued in."""
+        if t.priority != priority:
+            return False
+        if t.transfers == 0:
+            return (t.department, t.procedure) == (department, procedure)
+        dept = self.config.department(department)
+        return dept is not None and t.number.startswith(dept.letter)
 
     def _ahead_and_wait(self, t: Ticket) -> dict[str, Any]:
         if t.status != WAITING:
@@ -582,8 +653,13 @@ class QueueCore:
 
     # --- counters and officers ------------------------------------------
 
-    def login(self, counter: int, officer: str, device: str | None = None) -> Outcome:
-        """Log an officer in at a counter (the PIN was checked by the caller)."""
+    def login(self, counter: int, officer: str, device: str | None = None,
+              session: str | None = None) -> Outcome:
+        """Log an officer in at a counter (the PIN was checked by the caller).
+        ``session`` is the digest of the new login session's secret: from now
+        on only that session acts at this counter in the officer's name; a
+        session that held the counter before is over (``takeover`` in the
+        event)."""
         out, ts, _ = self._begin()
         state = self._counter(counter)
         if self.config.officer(officer) is None:
@@ -600,14 +676,19 @@ class QueueCore:
         for other in others:
             self._set_counter(other, CLOSED, None, None, ts)
             self._emit("counter_closed", ts, counter=other.number, officer=officer, device=device)
+        takeover = state.session is not None and state.session != session
         self._set_counter(state, OPEN, officer, None, ts)
-        self._emit("counter_opened", ts, counter=counter, officer=officer, device=device)
+        state.session = session
+        self._emit("counter_opened", ts, counter=counter, officer=officer, device=device,
+                   takeover=takeover)
         out.result = {"counter": self.counter_view(state)}
         return out
 
     def _set_counter(self, state: CounterState, status: str, officer: str | None,
                      reason: str | None, ts: float) -> None:
         state.status, state.officer, state.reason, state.since = status, officer, reason, ts
+        if officer is None:
+            state.session = None
         self._capacity.clear()
         state.priority_streak = 0 if status != OPEN else state.priority_streak
         for code in self._counter_depts(state.number):
@@ -719,6 +800,7 @@ class QueueCore:
         visit = Visit(self.meta.next_visit, t.id, t.number, t.day, state.number, state.officer,
                       t.department, t.procedure, ts)
         self.meta.next_visit += 1
+        self._touch("next_visit")
         self.visits[visit.id] = visit
         t.visit_id = visit.id
         assert self._out is not None
@@ -786,6 +868,7 @@ class QueueCore:
         if seconds <= 0:
             return
         avg = self.meta.avg_service.get(department)
+        self._touch("avg_service")
         self.meta.avg_service[department] = (
             seconds if avg is None else (1 - EWMA_ALPHA) * avg + EWMA_ALPHA * seconds)
 
@@ -820,6 +903,7 @@ class QueueCore:
         if t.status not in (NO_SHOW, CALLED):
             raise self._wrong(t, "đưa lại hàng chờ", "put it back in the queue")
         held = self._held_by(t, counter)
+        self._check_serves(counter, t)
         if t.status == CALLED:
             self._end_visit(t, ts, "requeued")
             self._free_counter(t)
@@ -879,6 +963,7 @@ class QueueCore:
         if counter is not None:
             self._staffed(counter)
         held = self._held_by(t, counter)
+        self._check_serves(counter, t)
         self._dequeue(t)
         self._end_visit(t, ts, "cancelled")
         self._free_counter(t)
@@ -891,15 +976,21 @@ class QueueCore:
     # --- ratings --------------------------------------------------------
 
     def rate(self, visit_id: int, value: int, reason: str | None = None,
-             device: str | None = None, request_id: str | None = None) -> Outcome:
-        """Record the citizen's rating of a finished visit, once."""
+             device: str | None = None, request_id: str | None = None,
+             counter: int | None = None) -> Outcome:
+        """Record the citizen's rating of a finished visit, once. A rating pad
+        names its ``counter`` and may rate only that counter's visits."""
         out, ts, _ = self._begin()
         v = self.visits.get(visit_id)
         if v is None:
             raise QueueError("unknown_visit")
+        if counter is not None and v.counter != counter:
+            raise QueueError("not_this_counter", counter=counter)
         existing = self.ratings.get(visit_id)
         if existing is not None:
             if request_id is not None and existing.request_id == request_id:
+                if (existing.value, existing.reason) != (value, reason):
+                    raise QueueError("request_reused", request_id=request_id)
                 out.result = {"rating": dict(existing.__dict__), "repeat": True}
                 out.changed = bool(out.events)
                 return out
@@ -923,7 +1014,7 @@ class QueueCore:
         out.ratings.append(r)
         out.visits.add(v.id)
         self._emit("visit_rated", ts, counter=v.counter, officer=v.officer,
-                   device=device, visit=v.id, value=value, reason=reason,
+                   device=device, visit=self.visit_view(v), value=value, reason=reason,
                    number=v.number, department=v.department)
         # The event's ticket column should still point at the ticket rated.
         out.events[-1].ticket_id = v.ticket_id
@@ -968,14 +1059,26 @@ class QueueCore:
                        detail: str | None = None) -> Outcome:
         """A kiosk reports its printer's state; a change is logged once."""
         out, ts, _ = self._begin()
+        if problem is not None and problem not in PRINTER_PROBLEMS:
+            raise ValueError(f"unknown printer problem {problem!r}")  # the protocol checks it
         before = self.meta.printers.get(device)
-        status = {"device": device, "ok": bool(ok), "problem": None if ok else (problem or "error"),
+        if ok:
+            problem = problem if problem == "status_unknown" else None
+        status = {"device": device, "ok": bool(ok), "problem": problem if ok else (problem or "error"),
                   "detail": (detail or "")[:200], "since": ts}
         if before and before["ok"] == status["ok"] and before["problem"] == status["problem"]:
             out.changed = bool(out.events)
             out.result = {"printer": before}
             return out
-        self.meta.printers[device] = status
+        printers = self.meta.printers
+        printers.pop(device, None)
+        while len(printers) >= MAX_PRINTERS:
+            # Forget a healthy printer first (the oldest news), else the oldest fault.
+            healthy = [d for d, p in printers.items() if p["ok"]]
+            victim = min(healthy or printers, key=lambda d: printers[d]["since"])
+            del printers[victim]
+        printers[device] = status
+        self._touch("printers")
         self._emit("printer_ok" if ok else "printer_fault", ts, device=device, printer=status)
         out.result = {"printer": status}
         return out

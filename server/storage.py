@@ -12,13 +12,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 import aiosqlite
 
-from .core import CounterState, Outcome, QueueCore, Rating, Ticket, Visit
+from .core import CounterState, Meta, Outcome, QueueCore, Rating, Ticket, Visit
 
 log = logging.getLogger("motcua.storage")
 
@@ -74,6 +76,21 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
         BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
     """,
+    # 2: idempotency keys are per day, as in memory (a retry of yesterday's
+    # request_id used to fail the whole shared commit); the counter's login
+    # session; the running state one row per field, so a commit rewrites
+    # only the fields it changed.
+    """
+    DROP INDEX tickets_request;
+    CREATE UNIQUE INDEX tickets_request ON tickets (day, device, request_id)
+        WHERE request_id IS NOT NULL;
+    ALTER TABLE counters ADD COLUMN session TEXT;
+    INSERT INTO meta (key, value) SELECT 'core.' || j.key,
+        CASE j.type WHEN 'text' THEN json_quote(j.value) WHEN 'true' THEN 'true'
+            WHEN 'false' THEN 'false' WHEN 'null' THEN 'null' ELSE CAST(j.value AS TEXT) END
+        FROM meta AS m, json_each(m.value) AS j WHERE m.key = 'core';
+    DELETE FROM meta WHERE key = 'core';
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -91,7 +108,9 @@ SQL_VISIT = _upsert("visits", VISIT_COLS, "id")
 SQL_COUNTER = _upsert("counters", COUNTER_COLS, "number")
 SQL_RATING = f"INSERT INTO ratings ({', '.join(RATING_COLS)}) VALUES ({', '.join('?' * len(RATING_COLS))})"
 SQL_EVENT = f"INSERT INTO events ({', '.join(EVENT_COLS)}) VALUES ({', '.join('?' * len(EVENT_COLS))})"
-SQL_META = "INSERT INTO meta (key, value) VALUES ('core', ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value"
+SQL_META = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value"
+#: Prefix of the meta rows that hold the core's running state (one per field).
+META_PREFIX = "core."
 
 
 @dataclass
@@ -104,7 +123,8 @@ class Rows:
     counters: list[tuple] = field(default_factory=list)
     ratings: list[tuple] = field(default_factory=list)
     events: list[tuple] = field(default_factory=list)
-    meta: str | None = None
+    #: (key, JSON) of each meta field the command changed.
+    meta: list[tuple[str, str]] = field(default_factory=list)
 
 
 def rows_for(core: QueueCore, out: Outcome) -> Rows:
@@ -122,8 +142,24 @@ def rows_for(core: QueueCore, out: Outcome) -> Rows:
             data["ticket"] = core.ticket_view(t)
         rows.events.append((ev.at, ev.day or core.meta.day, ev.type, ev.ticket_id, ev.counter, ev.officer,
                             ev.device, json.dumps(data, ensure_ascii=False)))
-    rows.meta = json.dumps(core.meta_dict(), ensure_ascii=False)
+    rows.meta = meta_rows(core, out.meta)
     return rows
+
+
+def meta_rows(core: QueueCore, keys: Any = None) -> list[tuple[str, str]]:
+    """(key, JSON) rows of the core's running state: the fields named in
+    ``keys``, or all of them."""
+    state = core.meta.__dict__
+    names = sorted(keys) if keys is not None else list(state)
+    return [(META_PREFIX + k, json.dumps(state[k], ensure_ascii=False)) for k in names]
+
+
+def meta_from_rows(rows: list[tuple[str, str]]) -> dict[str, Any] | None:
+    """The core's running state from its meta rows (unknown fields skipped)."""
+    known = {f.name for f in fields(Meta)}
+    meta = {k[len(META_PREFIX):]: json.loads(v) for k, v in rows if k.startswith(META_PREFIX)}
+    meta = {k: v for k, v in meta.items() if k in known}
+    return meta or None
 
 
 def _row(obj: Any) -> tuple:
@@ -199,25 +235,29 @@ class Store:
 
     async def load(self, core: QueueCore) -> None:
         """Fill a fresh core from the database: today's tickets, every ticket
-        still active, counters, and today's visits and ratings."""
+        still active, counters, today's visits and ratings, and the visits
+        that can still be rated (one that ended just before midnight)."""
         assert self.db is not None
-        async with self.db.execute("SELECT value FROM meta WHERE key='core'") as cur:
-            row = await cur.fetchone()
-        meta = json.loads(row[0]) if row else None
+        meta = meta_from_rows(await self._all("SELECT key, value FROM meta"))
         day = (meta or {}).get("day", "")
+        since = core.clock().timestamp() - core.config.rating_window_seconds
+        since_day = datetime.fromtimestamp(since, core.config.tz).date().isoformat()
         tickets = [Ticket(*r) for r in await self._all(
             f"SELECT {', '.join(TICKET_COLS)} FROM tickets "
             "WHERE day = ? OR status IN ('waiting', 'called', 'serving') ORDER BY id", day)]
         counters = [CounterState(*r) for r in await self._all(
             f"SELECT {', '.join(COUNTER_COLS)} FROM counters")]
-        # Today's visits, and those of tickets still at a counter (served
-        # across midnight), which finish/transfer must still close.
+        # Today's visits, those of tickets still at a counter (served across
+        # midnight), which finish/transfer must still close, and those still
+        # inside the rating window.
         visits = [Visit(*r) for r in await self._all(
             f"SELECT {', '.join(VISIT_COLS)} FROM visits WHERE day = ? OR id IN "
-            "(SELECT visit_id FROM tickets WHERE status IN ('called', 'serving')) ORDER BY id",
-            day)]
+            "(SELECT visit_id FROM tickets WHERE status IN ('called', 'serving')) "
+            "OR (day >= ? AND ended_at >= ?) ORDER BY id", day, since_day, since)]
+        loaded = {v.id for v in visits}
         ratings = [Rating(*r) for r in await self._all(
-            f"SELECT {', '.join(RATING_COLS)} FROM ratings WHERE day = ?", day)]
+            f"SELECT {', '.join(RATING_COLS)} FROM ratings WHERE day = ? OR day >= ?",
+            day, since_day) if r[0] in loaded or r[2] == day]
         core.load(meta, tickets, counters, visits, ratings)
 
     async def _all(self, sql: str, *params: Any) -> list[tuple]:
@@ -268,29 +308,17 @@ class Store:
                     break
                 batch.append(nxt)
             try:
-                await self._commit(batch)
+                bad, why = await self._commit(batch)
             except Exception as e:  # every waiter must hear about it
                 log.exception("commit of %d change(s) failed", len(batch))
-                self.failed = True
-                while not self._queue.empty():
-                    nxt = self._queue.get_nowait()
-                    if nxt is None:
-                        stop = True
-                    else:
-                        batch.append(nxt)
-                for j in batch:
-                    if j.done.done():
-                        continue
-                    if j.barrier:
-                        j.done.set_result(None)  # its caller checks `failed`
-                    else:
-                        j.done.set_exception(StorageError(str(e)))
+                stop = self._fail_all(batch, StorageError(str(e))) or stop
                 continue
-            real = sum(1 for j in batch if not j.barrier)
+            committed = batch if bad is None else batch[:bad]
+            real = sum(1 for j in committed if not j.barrier)
             if real:
                 self.commits += 1
                 self.changes += real
-            for j in batch:
+            for j in committed:
                 if j.after is not None:
                     try:
                         j.after()
@@ -298,43 +326,121 @@ class Store:
                         log.exception("post-commit step failed")
                 if not j.done.done():
                     j.done.set_result(None)
+            if bad is not None:
+                # One change the file refused: the changes before it are
+                # committed; it is refused; the ones after it were built on
+                # it in memory, so they are not written now but handed back
+                # to be applied afresh once memory is reloaded from the file.
+                log.error("a change was refused by the database (%s); %d later change(s) "
+                          "will be applied again", why, len(batch) - bad - 1)
+                batch[bad].done.set_exception(StorageError(f"refused by the database: {why}"))
+                stop = self._fail_all(batch[bad + 1:], Superseded(why)) or stop
 
-    async def _commit(self, batch: list[_Job]) -> None:
+    def _fail_all(self, jobs: list[_Job], error: StorageError) -> bool:
+        """Mark the store failed and fail ``jobs`` and everything queued after
+        them. Returns True if a stop was queued meanwhile."""
+        self.failed = True
+        stop = False
+        jobs = list(jobs)
+        while not self._queue.empty():
+            nxt = self._queue.get_nowait()
+            if nxt is None:
+                stop = True
+            else:
+                jobs.append(nxt)
+        for j in jobs:
+            if j.done.done():
+                continue
+            if j.barrier:
+                j.done.set_result(None)  # its caller checks `failed`
+            else:
+                j.done.set_exception(Superseded(str(error)) if isinstance(error, Superseded)
+                                     else StorageError(str(error)))
+        return stop
+
+    async def _commit(self, batch: list[_Job]) -> tuple[int | None, str]:
+        """Commit a batch. Returns (None, "") when all of it is committed, or
+        (i, reason) when the database refused job i's rows (a constraint):
+        then jobs before i are committed and i and the rest are not."""
+        if all(j.barrier for j in batch):
+            return None, ""
+        try:
+            await self._write_rows([j.rows for j in batch])
+            return None, ""
+        except sqlite3.IntegrityError as e:
+            first_error = str(e)
+        # One change broke a constraint. Find it, one savepoint per change,
+        # so that it fails alone instead of taking every other client's
+        # change in this shared commit down with it.
         db = self.db
         assert db is not None
-        tickets, visits, counters, ratings, events = [], [], [], [], []
-        meta = None
-        if all(j.barrier for j in batch):
-            return
-        for j in batch:
-            tickets += j.rows.tickets
-            visits += j.rows.visits
-            counters += j.rows.counters
-            ratings += j.rows.ratings
-            events += j.rows.events
-            meta = j.rows.meta or meta
         await db.execute("BEGIN IMMEDIATE")
         try:
-            if tickets:
-                await db.executemany(SQL_TICKET, tickets)
-            if visits:
-                await db.executemany(SQL_VISIT, visits)
-            if counters:
-                await db.executemany(SQL_COUNTER, counters)
-            if ratings:
-                await db.executemany(SQL_RATING, ratings)
-            if events:
-                await db.executemany(SQL_EVENT, events)
-            if meta is not None:
-                await db.execute(SQL_META, (meta,))
+            for i, j in enumerate(batch):
+                if j.barrier:
+                    continue
+                await db.execute("SAVEPOINT job")
+                try:
+                    await self._write_job(j.rows)
+                except sqlite3.IntegrityError as e:
+                    await db.execute("ROLLBACK TO job")
+                    await db.execute("RELEASE job")
+                    await db.execute("COMMIT")
+                    return i, str(e)
+                await db.execute("RELEASE job")
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        log.warning("a shared commit failed (%s) but its changes pass one by one", first_error)
+        return None, ""
+
+    async def _write_rows(self, all_rows: list[Rows]) -> None:
+        """Write several changes' rows in one transaction (the fast path)."""
+        db = self.db
+        assert db is not None
+        merged = Rows()
+        meta: dict[str, str] = {}
+        for rows in all_rows:
+            merged.tickets += rows.tickets
+            merged.visits += rows.visits
+            merged.counters += rows.counters
+            merged.ratings += rows.ratings
+            merged.events += rows.events
+            meta.update(rows.meta)  # a later change's value of a field wins
+        merged.meta = list(meta.items())
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            await self._write_job(merged)
             await db.execute("COMMIT")
         except BaseException:
             await db.execute("ROLLBACK")
             raise
 
+    async def _write_job(self, rows: Rows) -> None:
+        db = self.db
+        assert db is not None
+        if rows.tickets:
+            await db.executemany(SQL_TICKET, rows.tickets)
+        if rows.visits:
+            await db.executemany(SQL_VISIT, rows.visits)
+        if rows.counters:
+            await db.executemany(SQL_COUNTER, rows.counters)
+        if rows.ratings:
+            await db.executemany(SQL_RATING, rows.ratings)
+        if rows.events:
+            await db.executemany(SQL_EVENT, rows.events)
+        if rows.meta:
+            await db.executemany(SQL_META, rows.meta)
+
 
 class StorageError(Exception):
     """A commit failed; the change it carried was not recorded."""
+
+
+class Superseded(StorageError):
+    """This change was not written because an earlier one in the same commit
+    was refused; it was never recorded and may be applied again as it is."""
 
 
 def _statements(script: str) -> list[str]:

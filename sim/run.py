@@ -8,7 +8,6 @@ on realistic data.
 
 from __future__ import annotations
 
-import json
 import random
 import sqlite3
 import statistics
@@ -189,8 +188,7 @@ class SqliteSink:
         self.db.executemany(st.SQL_RATING, ratings)
         self.db.executemany(st.SQL_EVENT, events)
         if self._core is not None:
-            self.db.execute(st.SQL_META, (json.dumps(QueueCore.meta_dict(self._core),
-                                                     ensure_ascii=False),))
+            self.db.executemany(st.SQL_META, st.meta_rows(self._core))
         self.db.execute("COMMIT")
         self.events += len(events)
         self._pending = []
