@@ -1,11 +1,18 @@
 """Server benchmark on loopback: durable issue throughput and latency with 50
-kiosks, call→display fan-out latency to 500 displays, server RSS, and raw
-SQLite commits/s on the same disk as a baseline.
+kiosks, against the bare stack as the baseline; call→display fan-out latency
+to 1,000 and 2,000 displays; server RSS; raw SQLite commits/s on the same disk.
 
-    python bench/bench_server.py [--kiosks 50] [--tickets 10000] [--displays 500] [--calls 20]
+    python bench/bench_server.py [--kiosks 50] [--tickets 10000] [--displays 1000,2000]
+                                 [--calls 20] [--runs 3]
 
-The server runs as its own process (``motcua serve``) on 127.0.0.1; the load
-runs in this process. Prints a table; asserts nothing.
+The **bare stack** is the least a server on our stack can do per ticket:
+websockets + one group-committed SQLite insert per request (WAL,
+synchronous=FULL, through aiosqlite) + a JSON reply — no queue logic. It runs
+under the same load in the same run, and motcua's rate is printed as a ratio
+of it. Each server runs as its own process on 127.0.0.1; the kiosk load runs
+in this process, the display receivers in several processes (so that one
+receiver process doesn't dominate what is measured). Prints a table; asserts
+nothing.
 """
 
 from __future__ import annotations
@@ -56,6 +63,57 @@ def sqlite_baseline(directory: Path, seconds: float = 2.0) -> float:
     rate = n / (time.perf_counter() - start)
     db.close()
     return rate
+
+
+BARE_SERVER = r"""
+import asyncio, json, sys
+import aiosqlite
+from websockets.asyncio.server import serve
+
+async def main(path, port):
+    db = await aiosqlite.connect(path, isolation_level=None)
+    await db.execute("PRAGMA journal_mode=WAL")
+    await db.execute("PRAGMA synchronous=FULL")
+    await db.execute("CREATE TABLE IF NOT EXISTS tickets (id INTEGER PRIMARY KEY, "
+                     "device TEXT, request_id TEXT, department TEXT, number TEXT)")
+    queue = asyncio.Queue()
+    seq = {}
+
+    async def writer():
+        while True:
+            batch = [await queue.get()]
+            while not queue.empty():
+                batch.append(queue.get_nowait())
+            await db.execute("BEGIN IMMEDIATE")
+            await db.executemany("INSERT INTO tickets (device, request_id, department, number) "
+                                 "VALUES (?, ?, ?, ?)", [row for row, _ in batch])
+            await db.execute("COMMIT")
+            for _, fut in batch:
+                fut.set_result(None)
+
+    async def handler(ws):
+        hello = json.loads(await ws.recv())
+        await ws.send(json.dumps({"type": "welcome", "seq": 0}))
+        loop = asyncio.get_running_loop()
+        async for raw in ws:
+            msg = json.loads(raw)
+            dept = msg.get("department", "X")
+            seq[dept] = n = seq.get(dept, 0) + 1
+            number = f"{dept[0]}{n:03d}"
+            fut = loop.create_future()
+            queue.put_nowait(((hello["device"], msg.get("request_id"), dept, number), fut))
+            await fut
+            await ws.send(json.dumps({"type": "reply", "re": msg.get("id"), "ok": True,
+                                      "ticket": {"number": number, "department": dept}},
+                                     ensure_ascii=False))
+
+    asyncio.create_task(writer())
+    async with serve(handler, "127.0.0.1", port, compression=None, max_size=2**20):
+        print("motcua bare stack ready (Ctrl+C)", flush=True)
+        await asyncio.Event().wait()
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+"""
 
 
 def bench_config(directory: Path) -> Path:
@@ -138,124 +196,211 @@ async def kiosk_load(url: str, kiosks: int, tickets: int, departments: list[str]
             "p50": pct(latencies, 50) * 1000, "p99": pct(latencies, 99) * 1000}
 
 
-async def display_fanout(url: str, displays: int, calls: int, dept: str) -> dict:
-    arrivals: dict[str, list[float]] = {}
+def _receiver_process(url: str, first: int, count: int, ready, stop, results) -> None:
+    """One receiver process: ``count`` displays; records when each call arrives."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
-    async def listen(ws) -> None:
-        async for raw in ws:
-            now = time.perf_counter()
-            if '"ticket_called"' in raw:  # cheap filter before parsing
-                msg = json.loads(raw)
-                if msg["type"] == "ticket_called":
-                    arrivals.setdefault(msg["ticket"]["number"], []).append(now)
+    async def run() -> None:
+        arrivals: dict[str, list[float]] = {}
 
-    conns = []
-    for i in range(displays):
-        ws, _ = await hello(url, "display", f"bench-display-{i}")
-        conns.append(ws)
-    tasks = [asyncio.create_task(listen(ws)) for ws in conns]
+        async def listen(ws) -> None:
+            async for raw in ws:
+                now = time.monotonic()
+                if '"ticket_called"' in raw:  # cheap filter before parsing
+                    msg = json.loads(raw)
+                    if msg["type"] == "ticket_called":
+                        arrivals.setdefault(msg["ticket"]["number"], []).append(now)
+        conns = []
+        for i in range(first, first + count):
+            ws, _ = await hello(url, "display", f"bench-display-{i}")
+            conns.append(ws)
+        tasks = [asyncio.create_task(listen(ws)) for ws in conns]
+        ready.put(count)
+        while stop.empty():
+            await asyncio.sleep(0.1)
+        for t in tasks:
+            t.cancel()
+        for ws in conns:
+            ws.transport.abort()
+        results.put(arrivals)
+    asyncio.run(run())
+
+
+async def display_fanout(url: str, displays: int, calls: int, dept: str,
+                         processes: int = 4) -> dict:
+    import multiprocessing as mp
+    ctx = mp.get_context("spawn")
+    ready, stop, results = ctx.Queue(), ctx.Queue(), ctx.Queue()
+    per = -(-displays // processes)
+    procs = []
+    for p in range(processes):
+        count = min(per, displays - p * per)
+        if count > 0:
+            proc = ctx.Process(target=_receiver_process,
+                               args=(url, p * per, count, ready, stop, results))
+            proc.start()
+            procs.append(proc)
+    connected = 0
+    while connected < displays:
+        connected += await asyncio.to_thread(ready.get, True, 300)
     kiosk, _ = await hello(url, "kiosk", "bench-kiosk-fanout")
-    counter, welcome = await hello(url, "counter", "bench-counter", counter=1)
+    counter, _ = await hello(url, "counter", "bench-counter", counter=1)
     await request(counter, {"type": "login", "id": "login", "officer": "cb01", "pin": "1234"})
     sent: dict[str, float] = {}
     replied: dict[str, float] = {}
     for i in range(calls):
         await request(kiosk, {"type": "issue", "id": f"f{i}", "department": dept,
-                              "request_id": f"fanout-{i}"})
+                              "request_id": f"fanout-{displays}-{i}"})
     for i in range(calls):
-        t0 = time.perf_counter()
+        t0 = time.monotonic()
         reply = await request(counter, {"type": "call_next", "id": f"c{i}"})
         number = reply["ticket"]["number"]
-        sent[number], replied[number] = t0, time.perf_counter()
+        sent[number], replied[number] = t0, time.monotonic()
         await asyncio.sleep(0.05)
         await request(counter, {"type": "finish", "id": f"e{i}"})
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.2)
     await asyncio.sleep(1.0)
+    for _ in procs:
+        stop.put(True)
+    arrivals: dict[str, list[float]] = {}
+    for _ in procs:
+        for number, times in (await asyncio.to_thread(results.get, True, 60)).items():
+            arrivals.setdefault(number, []).extend(times)
+    for proc in procs:
+        proc.join(30)
+    await request(counter, {"type": "logout", "id": "out"})
+    for ws in (kiosk, counter):
+        await ws.close()
     from_reply, from_send, missing = [], [], 0
     for number, t_reply in replied.items():
         got = arrivals.get(number, [])
         missing += displays - len(got)
         from_reply += [(t - t_reply) * 1000 for t in got]
         from_send += [(t - sent[number]) * 1000 for t in got]
-    for t in tasks:
-        t.cancel()
-    for ws in [*conns, kiosk, counter]:
-        await ws.close()
-    return {"samples": len(from_reply), "missing": missing,
-            "reply_p50": pct(from_reply, 50), "reply_p99": pct(from_reply, 99),
-            "send_p50": pct(from_send, 50), "send_p99": pct(from_send, 99)}
+    reply_ms = [(replied[n] - sent[n]) * 1000 for n in replied]
+    return {"samples": len(from_send), "missing": missing,
+            "reply_p50": pct(reply_ms, 50), "reply_p99": pct(reply_ms, 99),
+            "send_p50": pct(from_send, 50), "send_p99": pct(from_send, 99),
+            "after_reply_p50": pct(from_reply, 50)}
 
 
-async def main_async(args: argparse.Namespace, url: str, pid: int) -> dict:
-    from motcua.server.config import load_config
-    departments = [d.code for d in load_config(None).departments]
-    srv0, me0 = cpu_seconds(pid), time.process_time()
-    kiosk = await kiosk_load(url, args.kiosks, args.tickets, departments)
-    kiosk["server_cpu"] = cpu_seconds(pid) - srv0
-    kiosk["client_cpu"] = time.process_time() - me0
-    metrics = await asyncio.to_thread(http_get, url.replace("ws://", "http://") + "/metrics")
-    figures = dict(line.rsplit(" ", 1) for line in metrics.splitlines()
-                   if line.startswith("motcua_c"))
-    kiosk["per_commit"] = float(figures["motcua_changes_total"]) / float(figures["motcua_commits_total"])
-    dept = load_config(None).counter(1).departments[0]
-    fan = await display_fanout(url, args.displays, args.calls, dept)
-    return {"kiosk": kiosk, "fan": fan, "rss": rss_mb(pid)}
+class ServerProcess:
+    """A server started as its own process; ``kind`` is "motcua" or "bare"."""
+
+    def __init__(self, kind: str, directory: Path, config: Path) -> None:
+        self.port = free_port()
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        db = directory / f"{kind}-{self.port}.db"
+        if kind == "bare":
+            cmd = [sys.executable, "-c", BARE_SERVER, str(db), str(self.port)]
+        else:
+            cmd = [sys.executable, "-m", "motcua.cli", "serve", "--ignore-hours",
+                   "--port", str(self.port), "--db", str(db), "--config", str(config)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     env=env, text=True)
+        assert self.proc.stdout is not None
+        seen = []
+        for line in self.proc.stdout:
+            seen.append(line)
+            if "Ctrl+C" in line:
+                break
+        else:
+            raise SystemExit(f"the {kind} server did not start:\n" + "".join(seen))
+        self.url = f"ws://127.0.0.1:{self.port}"
+        self.rss_idle = rss_mb(self.proc.pid)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+async def issue_run(server: ServerProcess, args: argparse.Namespace,
+                    departments: list[str]) -> dict:
+    srv0, me0 = cpu_seconds(server.proc.pid), time.process_time()
+    k = await kiosk_load(server.url, args.kiosks, args.tickets, departments)
+    k["server_cpu"] = cpu_seconds(server.proc.pid) - srv0
+    k["client_cpu"] = time.process_time() - me0
+    k["cpu_us"] = k["server_cpu"] / max(1, k["issued"]) * 1e6
+    return k
+
+
+def spread(values: list[float], fmt: str = "{:,.0f}") -> str:
+    """min / median / max."""
+    v = sorted(values)
+    return "/".join(fmt.format(x) for x in (v[0], statistics.median(v), v[-1]))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kiosks", type=int, default=50)
     parser.add_argument("--tickets", type=int, default=10_000)
-    parser.add_argument("--displays", type=int, default=500)
+    parser.add_argument("--displays", default="1000,2000",
+                        help="display counts for the fan-out, comma-separated")
     parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--dir", help="directory for the databases (default: a temp dir)")
     args = parser.parse_args()
+    from motcua.server.config import load_config
+    config = load_config(None)
+    departments = [d.code for d in config.departments]
+    dept = config.counter(1).departments[0]
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         tmpdir = Path(tmp)
         baseline = sqlite_baseline(tmpdir)
-        port = free_port()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "motcua.cli", "serve", "--ignore-hours", "--port", str(port),
-             "--db", str(tmpdir / "bench.db"), "--config", str(bench_config(tmpdir))],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+        cfg = bench_config(tmpdir)
+        bare_runs, motcua_runs = [], []
+        for _ in range(args.runs):
+            # Alternate, so that a slow spell of the machine hits both.
+            for kind, runs in (("bare", bare_runs), ("motcua", motcua_runs)):
+                srv = ServerProcess(kind, tmpdir, cfg)
+                try:
+                    runs.append(asyncio.run(issue_run(srv, args, departments)))
+                    if kind == "motcua":
+                        metrics = http_get(srv.url.replace("ws://", "http://") + "/metrics")
+                        figures = dict(line.rsplit(" ", 1) for line in metrics.splitlines()
+                                       if line.startswith("motcua_c"))
+                        runs[-1]["per_commit"] = (float(figures["motcua_changes_total"])
+                                                  / float(figures["motcua_commits_total"]))
+                        runs[-1]["rss_idle"] = srv.rss_idle
+                finally:
+                    srv.stop()
+        fans = {}
+        srv = ServerProcess("motcua", tmpdir, cfg)
         try:
-            assert proc.stdout is not None
-            seen = []
-            for line in proc.stdout:
-                seen.append(line)
-                if "Ctrl+C" in line:
-                    break
-            else:
-                raise SystemExit("the server did not start:\n" + "".join(seen))
-            rss_idle = rss_mb(proc.pid)
-            res = asyncio.run(main_async(args, f"ws://127.0.0.1:{port}", proc.pid))
+            for n in (int(x) for x in args.displays.split(",") if x):
+                fans[n] = asyncio.run(display_fanout(srv.url, n, args.calls, dept))
+            rss_loaded = rss_mb(srv.proc.pid)
         finally:
-            proc.terminate()
-            proc.wait(10)
-    k, f = res["kiosk"], res["fan"]
-    print(f"motcua server benchmark (loopback, {os.cpu_count()} cores, Python {sys.version.split()[0]})")
-    print(f"{'measure':58} {'value':>12}")
-    print("-" * 71)
-    print(f"{'baseline: raw SQLite commits/s (WAL, synchronous=FULL)':58} {baseline:12,.0f}")
-    label = f"durable tickets issued/s ({args.kiosks} kiosks, {k['issued']:,} tickets)"
-    print(f"{label:58} {k['rate']:12,.0f}")
-    print(f"{'  ratio to raw SQLite commits/s':58} {k['rate'] / baseline:12.2f}")
-    print(f"{'  server CPU seconds during the issue run':58} {k['server_cpu']:12.2f}")
-    print(f"{'  load-generator CPU seconds during the issue run':58} {k['client_cpu']:12.2f}")
-    print(f"{'  server capacity if CPU-bound (tickets / server CPU s)':58} {k['issued'] / max(k['server_cpu'], 1e-9):12,.0f}")
-    print(f"{'  changes per commit (group commit)':58} {k['per_commit']:12.1f}")
-    print(f"{'issue latency p50 (ms)':58} {k['p50']:12.2f}")
-    print(f"{'issue latency p99 (ms)':58} {k['p99']:12.2f}")
-    print(f"{'refused issues':58} {k['refused']:12}")
-    print(f"{f'call_next reply -> event at {args.displays} displays p50 (ms)':58} {f['reply_p50']:12.2f}")
-    print(f"{f'call_next reply -> event at {args.displays} displays p99 (ms)':58} {f['reply_p99']:12.2f}")
-    print(f"{'call_next sent -> event at displays p50 (ms)':58} {f['send_p50']:12.2f}")
-    print(f"{'call_next sent -> event at displays p99 (ms)':58} {f['send_p99']:12.2f}")
-    print(f"{'display events received / missing':58} {f['samples']:>7,} / {f['missing']:<3}")
-    print(f"{'server RSS idle (MB)':58} {rss_idle:12.1f}")
-    print(f"{f'server RSS after load, {args.displays} displays connected (MB)':58} {res['rss']:12.1f}")
-    print("targets: >= 3,000 tickets/s; call -> 500 displays p99 <= 50 ms")
+            srv.stop()
+    ratios = [m["rate"] / b["rate"] for b, m in zip(bare_runs, motcua_runs)]
+    print(f"motcua server benchmark (loopback, {os.cpu_count()} cores, Python "
+          f"{sys.version.split()[0]}); min/median/max of {args.runs} runs")
+    print(f"{'measure':56} {'value':>22}")
+    print("-" * 79)
+    print(f"{'raw SQLite commits/s (WAL, synchronous=FULL)':56} {baseline:22,.0f}")
+    label = f"bare stack: requests/s ({args.kiosks} clients, {args.tickets:,})"
+    print(f"{label:56} {spread([r['rate'] for r in bare_runs]):>22}")
+    print(f"{'  server CPU per request (µs)':56} {spread([r['cpu_us'] for r in bare_runs]):>22}")
+    label = f"motcua: durable tickets issued/s ({args.kiosks} kiosks)"
+    print(f"{label:56} {spread([r['rate'] for r in motcua_runs]):>22}")
+    print(f"{'  server CPU per ticket (µs)':56} {spread([r['cpu_us'] for r in motcua_runs]):>22}")
+    print(f"{'  ratio to the bare stack (same run)':56} {spread(ratios, '{:.2f}'):>22}")
+    print(f"{'  issue latency p50 (ms)':56} {spread([r['p50'] for r in motcua_runs], '{:.2f}'):>22}")
+    print(f"{'  issue latency p99 (ms)':56} {spread([r['p99'] for r in motcua_runs], '{:.2f}'):>22}")
+    print(f"{'  changes per commit (group commit)':56} "
+          f"{spread([r['per_commit'] for r in motcua_runs], '{:.1f}'):>22}")
+    print(f"{'  refused issues':56} {sum(r['refused'] for r in motcua_runs):>22}")
+    for n, f in fans.items():
+        print(f"{f'call_next sent -> event at {n:,} displays p50 / p99 (ms)':56} "
+              f"{f['send_p50']:>10.1f} / {f['send_p99']:<9.1f}")
+        print(f"{f'  call_next reply p50 / p99 (ms)':56} "
+              f"{f['reply_p50']:>10.1f} / {f['reply_p99']:<9.1f}")
+        print(f"{'  events received / missing':56} {f['samples']:>10,} / {f['missing']:<9}")
+    print(f"{'server RSS idle (MB)':56} {statistics.median([r['rss_idle'] for r in motcua_runs]):22.1f}")
+    print(f"{'server RSS after the fan-outs (MB)':56} {rss_loaded:22.1f}")
+    print("targets: ratio >= 0.8 of the bare stack; call -> 1,000 displays p99 <= 50 ms")
 
 
 if __name__ == "__main__":

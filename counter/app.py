@@ -515,8 +515,8 @@ class CounterConsole(App[None]):
             self.last_no_show = None
         self._check_session()
         self.redraw()
-        if ev.type == "queue_changed" and any(
-                d.get("code") in self.served_departments for d in ev.raw.get("departments", [])):
+        if any(d.get("code") in self.served_departments
+               for d in ev.raw.get("departments") or ()):
             self.fetch_waiting()
 
     @on(ClientConnection)

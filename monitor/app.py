@@ -99,6 +99,7 @@ class MonitorApp(App[None]):
         self.client: MotcuaClient | None = None
         self._static = state is not None
         self.connected = self._static
+        self.was_connected = self._static
         self.stopped: str | None = None
         self.report_at: float | None = None
         self._rows: dict[str, list[tuple[str, list[Any]]]] = {}
@@ -173,6 +174,7 @@ class MonitorApp(App[None]):
     @on(ClientConnection)
     def _connection(self, message: ClientConnection) -> None:
         self.connected = message.connected
+        self.was_connected = self.was_connected or message.connected
         self._dirty = True
 
     def _client_stopped(self, task: Any) -> None:
@@ -242,7 +244,7 @@ class MonitorApp(App[None]):
             conn, cls = self.stopped, "-down"
         elif self.connected:
             conn, cls = self.t("connected"), ""
-        elif self.client is not None and self.client.seq:
+        elif self.was_connected:
             conn, cls = self.t("connection_lost"), "-down"
         else:
             conn, cls = self.t("connecting"), "-down"

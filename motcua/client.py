@@ -106,12 +106,13 @@ class CenterState:
         """Fold one event into the mirror (events carry whole views)."""
         if ev.counter is not None:
             self.counters[ev.counter["number"]] = ev.counter
-        if ev.type == "queue_changed":
-            for d in ev.raw.get("departments", []):
-                self.departments[d["code"]] = d
-            if ev.raw.get("totals"):
-                self.totals = ev.raw["totals"]
-        elif ev.type == "ticket_called" and ev.ticket is not None:
+        # queue_changed carries department views; so may any other event
+        # (the queues a change moved ride on its event).
+        for d in ev.raw.get("departments") or ():
+            self.departments[d["code"]] = d
+        if ev.raw.get("totals"):
+            self.totals = ev.raw["totals"]
+        if ev.type == "ticket_called" and ev.ticket is not None:
             t = ev.ticket
             call = {"ticket_id": t["id"], "number": t["number"], "counter": t["counter"],
                     "department": t["department"], "at": ev.at, "recall": t["recalls"]}
@@ -242,7 +243,7 @@ class MotcuaClient:
             hello["counter"] = self.counter
         if self.session is not None:
             hello["session"] = self.session
-        await ws.send(encode(hello))
+        await ws.send(encode(hello), text=True)
         first = decode(await ws.recv(), limit=None)
         if first["type"] == "error":
             raise AuthError(ServerError(first["code"], first.get("message", ""),
@@ -345,7 +346,7 @@ class MotcuaClient:
     async def _send_quiet(self, msg: dict[str, Any]) -> None:
         try:
             if self._ws is not None:
-                await self._ws.send(encode(msg))
+                await self._ws.send(encode(msg), text=True)
         except ConnectionClosed:
             pass
 
@@ -363,7 +364,7 @@ class MotcuaClient:
         fut: asyncio.Future = asyncio.get_running_loop().create_future()
         self._pending[rid] = fut
         try:
-            await ws.send(encode({"type": type_, "id": rid, **fields}))
+            await ws.send(encode({"type": type_, "id": rid, **fields}), text=True)
             reply = await asyncio.wait_for(fut, timeout)
             if type_ == "login" and reply.get("session"):
                 self.session = reply["session"]

@@ -8,9 +8,13 @@ See docs/protocol.md for the prose version.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
+
+# orjson: about 3-5x faster than the standard library both ways on our
+# messages (bench/bench_server.py), and stricter where it matters: it refuses
+# NaN/Infinity, lone surrogates and nesting deeper than 1024.
+import orjson
 
 PROTOCOL_VERSION = 1
 
@@ -158,16 +162,11 @@ def decode(raw: str | bytes, limit: int | None = MAX_MESSAGE_BYTES) -> dict[str,
     if limit is not None and size > limit:
         raise ProtocolError("too_large", size=size, limit=MAX_MESSAGE_BYTES)
     try:
-        msg = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        # Refuses lone surrogates ("\ud800"), which could be neither stored
+        # nor sent back, as well as NaN, Infinity and absurd nesting.
+        msg = orjson.loads(raw)
+    except (orjson.JSONDecodeError, UnicodeEncodeError):
         raise ProtocolError("bad_json") from None
-    if "\\u" in (raw if isinstance(raw, str) else raw.decode("utf-8", "replace")):
-        # A "\ud800" escape parses to a lone surrogate that can't be stored
-        # or sent back: refuse it here rather than fail a shared commit.
-        try:
-            json.dumps(msg, ensure_ascii=False).encode("utf-8")
-        except (UnicodeEncodeError, RecursionError):
-            raise ProtocolError("bad_json") from None
     if not isinstance(msg, dict):
         raise ProtocolError("not_object")
     if not isinstance(msg.get("type"), str):
@@ -227,9 +226,15 @@ def check_hello(msg: dict[str, Any]) -> dict[str, Any]:
     return hello
 
 
-def encode(msg: dict[str, Any]) -> str:
-    """Serialise a message (compact, UTF-8 text kept readable)."""
-    return json.dumps(msg, ensure_ascii=False, separators=(",", ":"))
+def encode(msg: dict[str, Any]) -> bytes:
+    """Serialise a message: compact UTF-8 JSON, to be sent as a *text* frame
+    (``ws.send(data, text=True)``)."""
+    return orjson.dumps(msg, option=orjson.OPT_NON_STR_KEYS)
+
+
+def encode_text(value: Any) -> str:
+    """JSON as ``str`` (UTF-8 kept readable), for the database's TEXT columns."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
 
 
 def error(code: str, message: str, message_en: str = "", re: Any = None,

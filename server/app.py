@@ -41,7 +41,7 @@ from motcua.protocol import (
 from .config import WEEKDAYS, CenterConfig, hash_pin, verify_pin
 from .core import Clock, Outcome, QueueCore, QueueError
 from .lockout import LoginLimiter
-from .storage import StorageError, Store, Superseded, rows_for
+from .storage import StorageError, Store, Superseded, rows_for, ticket_views
 
 log = logging.getLogger("motcua.server")
 
@@ -141,7 +141,9 @@ class MotcuaServer:
         self.dropped_slow = 0
         self._server: Any = None
         self._tick_task: asyncio.Task | None = None
-        self._pending_depts: dict[str, dict[str, Any]] = {}
+        # Department views waiting for the next coalesced queue_changed, per
+        # role (a role that got them folded into an event needs no repeat).
+        self._pending_depts: dict[str, dict[str, dict[str, Any]]] = {r: {} for r in ROLES}
         self._pending_totals: dict[str, int] | None = None
         self._flush_handle: asyncio.Handle | None = None
         self._last_flush = 0.0
@@ -272,7 +274,7 @@ class MotcuaServer:
             async for raw in ws:
                 reply = await self._handle(session, raw)
                 if reply is not None:
-                    await ws.send(encode(reply))
+                    await ws.send(encode(reply), text=True)
         except ConnectionClosed:
             pass
         finally:
@@ -282,7 +284,7 @@ class MotcuaServer:
     async def _refuse(self, ws: ServerConnection, e: ProtocolError | QueueError,
                       code: int) -> None:
         try:
-            await ws.send(encode(error(e.code, e.message, e.message_en)))
+            await ws.send(encode(error(e.code, e.message, e.message_en)), text=True)
             await ws.close(code, e.code)
         except ConnectionClosed:
             pass
@@ -333,7 +335,7 @@ class MotcuaServer:
         }
         if role == "counter":
             welcome["session_resumed"] = resumed
-        broadcast([ws], encode(welcome))
+        broadcast([ws], encode(welcome), text=True)
         self.conns[stream].add(ws)
         self.sessions[ws] = session
         log.info("%s %s connected from %s", role, session.device, ws.remote_address)
@@ -527,8 +529,9 @@ class MotcuaServer:
         return out
 
     async def _persist(self, out: Outcome, origin: Session | None = None) -> None:
-        rows = rows_for(self.core, out)
-        messages = self._messages(out)
+        views = ticket_views(self.core, out)
+        rows = rows_for(self.core, out, views)
+        messages = self._messages(out, views)
         counters = set(out.counters)
 
         def after() -> None:
@@ -553,7 +556,7 @@ class MotcuaServer:
             reason = "taken_over" if state is not None and state.officer else "closed"
             msg = {"type": "session_ended", "counter": s.counter, "reason": reason,
                    "officer": state.officer if state else None}
-            broadcast([s.ws], encode(msg))
+            broadcast([s.ws], encode(msg), text=True)
 
     async def _recover(self) -> None:
         """Rebuild memory from the file after a failed commit. One at a time,
@@ -572,39 +575,70 @@ class MotcuaServer:
             self.store.reset()
             log.warning("state reloaded from %s after a storage error", self.store.path)
 
-    def _messages(self, out: Outcome) -> tuple[list[tuple[dict[str, Any], int | None]],
-                                               dict[str, Any], dict]:
-        """Build the wire events now, from the state this command left."""
+    def _streams(self, type_: str, counter: int | None) -> list[str]:
+        """The event streams an event goes to."""
+        out = []
+        for role in AUDIENCE[type_]:
+            if role != "rating":
+                out.append(role)
+            elif type_ in PER_COUNTER and counter is not None:
+                out.append(f"rating:{counter}")  # only the pads at that counter
+            else:
+                out.extend(k for k in self.seq if k.startswith("rating:"))
+        return out
+
+    def _messages(self, out: Outcome, views: dict[int, dict]) -> tuple[list[tuple[dict[str, Any], list[str]]],
+                                                                       dict[str, Any], dict]:
+        """Build the wire events now, from the state this command left (only
+        those someone is connected to hear)."""
         core = self.core
         events = []
         for ev in out.events:
             if ev.type not in AUDIENCE:
                 continue
+            streams = [st for st in self._streams(ev.type, ev.counter) if self.conns.get(st)]
+            if not streams:
+                continue
             msg: dict[str, Any] = {"type": ev.type, "at": ev.at, **ev.data}
-            t = core.tickets.get(ev.ticket_id) if ev.ticket_id is not None else None
-            if t is not None:
-                msg["ticket"] = core.ticket_view(t)
+            view = views.get(ev.ticket_id) if ev.ticket_id is not None else None
+            if view is not None:
+                msg["ticket"] = view
             if ev.counter is not None and ev.counter in core.counters:
                 msg["counter"] = core.counter_view(core.counters[ev.counter])
             if ev.officer is not None:
                 officer = self.config.officer(ev.officer)
                 msg["officer"] = ev.officer
                 msg["officer_name"] = officer.name if officer else None
-            events.append((msg, ev.counter))
+            events.append((msg, streams))
         depts = {code: core.department_view(code) for code in out.departments
                  if code in core.waiting}
         return events, depts, core.totals()
 
-    def _broadcast(self, messages: tuple[list[tuple[dict[str, Any], int | None]],
+    def _broadcast(self, messages: tuple[list[tuple[dict[str, Any], list[str]]],
                                          dict[str, Any], dict]) -> None:
         events, depts, totals = messages
-        for msg, counter in events:
-            self._send(msg, counter)
+        folded: set[str] = set()
+        if depts and events:
+            # The queues this change moved ride on its last event, so a TV
+            # gets one frame per call instead of the call plus a queue update.
+            last, streams = events[-1]
+            last["departments"] = list(depts.values())
+            last["totals"] = totals
+            folded = {st for st in streams if not st.startswith("rating:")}
+            if last["type"] not in PER_COUNTER and "rating" in AUDIENCE[last["type"]]:
+                folded.add("rating")  # it went to every pad
+        for msg, streams in events:
+            self._send(msg, streams)
         if depts:
             # Queue counts are absolute values, so bursts coalesce safely.
-            self._pending_depts.update(depts)
+            for role, pending in self._pending_depts.items():
+                if role in folded:
+                    for code in depts:
+                        pending.pop(code, None)  # just delivered, newer than any pending
+                else:
+                    pending.update(depts)
             self._pending_totals = totals
-            if self._flush_handle is None:
+            if self._flush_handle is None and any(self._pending_depts.values()):
                 delay = max(0.0, self._last_flush + QUEUE_FLUSH_SECONDS - _time.monotonic())
                 loop = asyncio.get_running_loop()
                 self._flush_handle = loop.call_later(delay, self._flush_queue)
@@ -612,23 +646,26 @@ class MotcuaServer:
     def _flush_queue(self) -> None:
         self._flush_handle = None
         self._last_flush = _time.monotonic()
-        depts, self._pending_depts = self._pending_depts, {}
-        self._send({"type": "queue_changed", "departments": list(depts.values()),
-                    "totals": self._pending_totals})
+        by_content: dict[tuple[str, ...], list[str]] = {}
+        views: dict[str, dict[str, Any]] = {}
+        for role, pending in self._pending_depts.items():
+            if pending:
+                views.update(pending)
+                by_content.setdefault(tuple(sorted(pending)), []).append(role)
+                self._pending_depts[role] = {}
+        for codes, roles in by_content.items():
+            msg = {"type": "queue_changed", "departments": [views[c] for c in codes],
+                   "totals": self._pending_totals}
+            streams = [st for st in self._streams("queue_changed", None)
+                       if st.split(":", 1)[0] in roles]
+            self._send(msg, streams)
 
-    def _send(self, msg: dict[str, Any], counter: int | None = None) -> None:
-        for role in AUDIENCE[msg["type"]]:
-            if role != "rating":
-                streams: list[str] = [role]
-            elif msg["type"] in PER_COUNTER and counter is not None:
-                streams = [f"rating:{counter}"]  # only the pads at that counter
-            else:
-                streams = [k for k in self.seq if k.startswith("rating:")]
-            for stream in streams:
-                self.seq[stream] += 1
-                conns = self.conns.get(stream)
-                if conns:
-                    self._write(conns, encode({**msg, "seq": self.seq[stream]}))
+    def _send(self, msg: dict[str, Any], streams: list[str]) -> None:
+        for stream in streams:
+            self.seq[stream] += 1
+            conns = self.conns.get(stream)
+            if conns:
+                self._write(conns, encode({**msg, "seq": self.seq[stream]}))
 
     def _write(self, conns: set[ServerConnection], data: str) -> None:
         """Broadcast, dropping clients that stopped reading: their backlog
@@ -645,4 +682,4 @@ class MotcuaServer:
             else:
                 live.append(ws)
         if live:
-            broadcast(live, data)
+            broadcast(live, data, text=True)

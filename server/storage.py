@@ -20,6 +20,8 @@ from typing import Any, Awaitable, Callable
 
 import aiosqlite
 
+from motcua.protocol import encode_text
+
 from .core import CounterState, Meta, Outcome, QueueCore, Rating, Ticket, Visit
 
 log = logging.getLogger("motcua.storage")
@@ -127,23 +129,35 @@ class Rows:
     meta: list[tuple[str, str]] = field(default_factory=list)
 
 
-def rows_for(core: QueueCore, out: Outcome) -> Rows:
-    """Copy what ``out`` touched into plain row tuples."""
+def rows_for(core: QueueCore, out: Outcome, views: dict[int, dict] | None = None) -> Rows:
+    """Copy what ``out`` touched into plain row tuples. ``views`` are ticket
+    views already built for this outcome (:func:`ticket_views`)."""
+    if views is None:
+        views = ticket_views(core, out)
     rows = Rows()
     rows.tickets = [_row(core.tickets[i]) for i in sorted(out.tickets) if i in core.tickets]
     rows.visits = [_row(core.visits[i]) for i in sorted(out.visits) if i in core.visits]
     rows.counters = [_row(core.counters[n]) for n in sorted(out.counters) if n in core.counters]
     rows.ratings = [_row(r) for r in out.ratings]
     for ev in out.events:
-        data = dict(ev.data)
-        t = core.tickets.get(ev.ticket_id) if ev.ticket_id is not None else None
-        if t is not None:
+        data = ev.data
+        view = views.get(ev.ticket_id) if ev.ticket_id is not None else None
+        if view is not None:
             # Keep the ticket's state with the event so reports need only the log.
-            data["ticket"] = core.ticket_view(t)
-        rows.events.append((ev.at, ev.day or core.meta.day, ev.type, ev.ticket_id, ev.counter, ev.officer,
-                            ev.device, json.dumps(data, ensure_ascii=False)))
+            data = {**data, "ticket": view}
+        rows.events.append((ev.at, ev.day or core.meta.day, ev.type, ev.ticket_id, ev.counter,
+                            ev.officer, ev.device, encode_text(data)))
     rows.meta = meta_rows(core, out.meta)
     return rows
+
+
+def ticket_views(core: QueueCore, out: Outcome) -> dict[int, dict]:
+    """The wire view of each ticket an outcome touched, built once for the
+    log, the events and the broadcast alike."""
+    tickets = core.tickets
+    ids = set(out.tickets)
+    ids.update(ev.ticket_id for ev in out.events if ev.ticket_id is not None)
+    return {tid: core.ticket_view(tickets[tid]) for tid in ids if tid in tickets}
 
 
 def meta_rows(core: QueueCore, keys: Any = None) -> list[tuple[str, str]]:
@@ -151,7 +165,7 @@ def meta_rows(core: QueueCore, keys: Any = None) -> list[tuple[str, str]]:
     ``keys``, or all of them."""
     state = core.meta.__dict__
     names = sorted(keys) if keys is not None else list(state)
-    return [(META_PREFIX + k, json.dumps(state[k], ensure_ascii=False)) for k in names]
+    return [(META_PREFIX + k, encode_text(state[k])) for k in names]
 
 
 def meta_from_rows(rows: list[tuple[str, str]]) -> dict[str, Any] | None:
@@ -318,14 +332,15 @@ class Store:
             if real:
                 self.commits += 1
                 self.changes += real
+            # Answer first, then broadcast: each waiter's wake-up is queued
+            # now, the post-commit steps after them on the same loop, so the
+            # officer's reply doesn't wait for a fan-out to 2,000 TVs.
             for j in committed:
-                if j.after is not None:
-                    try:
-                        j.after()
-                    except Exception:
-                        log.exception("post-commit step failed")
                 if not j.done.done():
                     j.done.set_result(None)
+            afters = [j.after for j in committed if j.after is not None]
+            if afters:
+                asyncio.get_running_loop().call_soon(_run_all, afters)
             if bad is not None:
                 # One change the file refused: the changes before it are
                 # committed; it is refused; the ones after it were built on
@@ -396,7 +411,8 @@ class Store:
         return None, ""
 
     async def _write_rows(self, all_rows: list[Rows]) -> None:
-        """Write several changes' rows in one transaction (the fast path)."""
+        """Write several changes' rows in one transaction (the fast path): the
+        whole transaction is one hand-off to the database thread."""
         db = self.db
         assert db is not None
         merged = Rows()
@@ -409,6 +425,15 @@ class Store:
             merged.events += rows.events
             meta.update(rows.meta)  # a later change's value of a field wins
         merged.meta = list(meta.items())
+        run_in_thread = getattr(db, "_execute", None)
+        if run_in_thread is not None:
+            # aiosqlite runs every call on its own thread; one call for the
+            # whole transaction instead of one per statement (BEGIN, each
+            # table, COMMIT) saves several thread hops per commit. It is
+            # aiosqlite's internal runner (stable since 0.17); without it
+            # the statements go one by one.
+            await run_in_thread(_write_transaction, db._conn, merged)
+            return
         await db.execute("BEGIN IMMEDIATE")
         try:
             await self._write_job(merged)
@@ -432,6 +457,36 @@ class Store:
             await db.executemany(SQL_EVENT, rows.events)
         if rows.meta:
             await db.executemany(SQL_META, rows.meta)
+
+
+def _write_transaction(conn: sqlite3.Connection, rows: Rows) -> None:
+    """One transaction on the database thread (see Store._write_rows)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if rows.tickets:
+            conn.executemany(SQL_TICKET, rows.tickets)
+        if rows.visits:
+            conn.executemany(SQL_VISIT, rows.visits)
+        if rows.counters:
+            conn.executemany(SQL_COUNTER, rows.counters)
+        if rows.ratings:
+            conn.executemany(SQL_RATING, rows.ratings)
+        if rows.events:
+            conn.executemany(SQL_EVENT, rows.events)
+        if rows.meta:
+            conn.executemany(SQL_META, rows.meta)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _run_all(steps: list[Callable[[], None]]) -> None:
+    for step in steps:
+        try:
+            step()
+        except Exception:
+            log.exception("post-commit step failed")
 
 
 class StorageError(Exception):
