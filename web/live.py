@@ -18,15 +18,16 @@ import gzip
 import logging
 import secrets
 import socket
+import sqlite3
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-import aiosqlite
 from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -94,7 +95,7 @@ class CitizenWeb:
         self.server = server
         self._public_url = (public_url or server.config.web.public_url or "").rstrip("/") or None
         self.key: str = ""
-        self.db: aiosqlite.Connection | None = None
+        self.db = AlertFile(server.store.path)
         # Today's tickets by link secret, filled as tickets are issued.
         self._by_secret: dict[str, int] = {}
         self._secret_of: dict[int, str] = {}
@@ -117,25 +118,9 @@ class CitizenWeb:
     async def open(self) -> None:
         """Read the center's link key and today's alerts (after the store
         migrated the file), and start the senders."""
-        self.db = await aiosqlite.connect(self.server.store.path, isolation_level=None)
-        await self.db.execute("PRAGMA busy_timeout=5000")
-        # Deleted phone numbers are overwritten, not left in free pages.
-        await self.db.execute("PRAGMA secure_delete=ON")
-        async with self.db.execute("SELECT value FROM meta WHERE key = 'web.key'") as cur:
-            row = await cur.fetchone()
-        key = row[0].strip('"') if row else ""
-        if len(key) != 64:
-            key = new_key()  # a file from before the migration made one
-            await self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('web.key', ?)",
-                                  (f'"{key}"',))
-        self.key = key
+        self.key, rows = await self.db.call(self.db.open, self.server.core.meta.day)
         self._sync_index()
-        await self._purge()
-        async with self.db.execute(
-                "SELECT ticket_id, day, phone, lang, near, called, changes, attempts "
-                "FROM citizen_alerts WHERE day = ?", (self._day,)) as cur:
-            for r in await cur.fetchall():
-                self.alerts[r[0]] = al.Alert(*r)
+        self.alerts = {r[0]: al.Alert(*r) for r in rows}
         for _ in range(SENDERS):
             self._senders.append(asyncio.create_task(self._send_loop(), name="motcua-notify"))
         # Messages that were due when the server stopped are due again.
@@ -146,7 +131,7 @@ class CitizenWeb:
         self.changed()
 
     async def close(self) -> None:
-        """Stop sending and close the alerts connection."""
+        """Stop sending and close the alerts file."""
         if self._flush_handle:
             self._flush_handle.cancel()
         for task in self._senders:
@@ -157,9 +142,7 @@ class CitizenWeb:
             except (asyncio.CancelledError, Exception):
                 pass
         self._senders = []
-        if self.db is not None:
-            await self.db.close()
-            self.db = None
+        await self.db.call(self.db.close)
 
     # --- links ----------------------------------------------------------
 
@@ -209,7 +192,11 @@ class CitizenWeb:
         self._sync_index()
         tid = self._by_secret.get(secret)
         t = self.server.core.tickets.get(tid) if tid is not None else None
-        return t if t is not None and t.day == self._day else None
+        if t is None or t.day != self._day:
+            return None
+        # Past midnight the link is over even before the next tick rolls the day.
+        today = self.server.clock().astimezone(self.server.config.tz).date().isoformat()
+        return t if t.day >= today else None
 
     def view(self, t: "Ticket") -> dict[str, Any]:
         """The citizen's view of a ticket, with its alert (never the phone)."""
@@ -348,7 +335,7 @@ class CitizenWeb:
         day_before = self._day
         self._sync_index()
         if self._day != day_before:
-            asyncio.create_task(self._purge())
+            asyncio.ensure_future(self.db.call(self.db.purge, self._day))
             self.alerts = {k: a for k, a in self.alerts.items() if a.day == self._day}
         core = self.server.core
         views: dict[int, dict[str, Any] | None] = {}
@@ -405,32 +392,16 @@ class CitizenWeb:
 
     async def unsubscribe(self, t: "Ticket") -> None:
         """Forget the phone number of this ticket."""
-        if self.alerts.pop(t.id, None) is not None and self.db is not None:
-            await self.db.execute("DELETE FROM citizen_alerts WHERE ticket_id = ?", (t.id,))
+        if self.alerts.pop(t.id, None) is not None:
+            await self.db.call(self.db.delete, t.id)
 
     async def _save(self, a: al.Alert) -> None:
-        if self.db is None or self.alerts.get(a.ticket_id, a) is not a:
-            return
+        if self.alerts.get(a.ticket_id, a) is not a:
+            return  # withdrawn meanwhile
         try:
-            await self._write_alert(a)
+            await self.db.call(self.db.save, a)
         except Exception:  # noqa: BLE001 - the status is kept in memory meanwhile
             log.exception("could not record a message status for ticket id %d", a.ticket_id)
-
-    async def _write_alert(self, a: al.Alert) -> None:
-        assert self.db is not None
-        await self.db.execute(
-            "INSERT INTO citizen_alerts (ticket_id, day, phone, lang, near, called, changes, "
-            "attempts, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(ticket_id) DO "
-            "UPDATE SET phone=excluded.phone, lang=excluded.lang, near=excluded.near, "
-            "called=excluded.called, changes=excluded.changes, attempts=excluded.attempts, "
-            "updated_at=excluded.updated_at",
-            (a.ticket_id, a.day, a.phone, a.lang, a.near, a.called, a.changes, a.attempts,
-             time.time()))
-
-    async def _purge(self) -> None:
-        """Phone numbers are kept for their day only."""
-        if self.db is not None and self._day:
-            await self.db.execute("DELETE FROM citizen_alerts WHERE day < ?", (self._day,))
 
     def _queue_message(self, a: al.Alert, kind: str, view: dict[str, Any]) -> None:
         if self._outbox.qsize() >= MAX_OUTBOX:
@@ -505,6 +476,66 @@ class CitizenWeb:
             f'motcua_messages_total{{status="sent"}} {self.stats.sent}',
             f'motcua_messages_total{{status="failed"}} {self.stats.failed}',
         ]
+
+
+class AlertFile:
+    """The phone numbers on disk (``citizen_alerts``) and the link key, in
+    the server's SQLite file. Plain sqlite3 in one worker thread rather than
+    aiosqlite, which logs every statement's parameters at DEBUG level: a
+    phone number must never reach a log. Its own connection, short
+    autocommit writes; WAL lets it run beside the queue's writer."""
+
+    def __init__(self, path: Any) -> None:
+        self.path = path
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="motcua-alerts")
+        self._db: sqlite3.Connection | None = None
+
+    async def call(self, fn: Any, *args: Any) -> Any:
+        """Run one of the methods below in the worker thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def open(self, day: str) -> tuple[str, list[tuple]]:
+        """Connect; return the link key and today's alerts (older ones deleted)."""
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA busy_timeout=5000")
+        # Deleted phone numbers are overwritten, not left in free pages.
+        db.execute("PRAGMA secure_delete=ON")
+        self._db = db
+        row = db.execute("SELECT value FROM meta WHERE key = 'web.key'").fetchone()
+        key = row[0].strip('"') if row else ""
+        if len(key) != 64:
+            key = new_key()
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('web.key', ?)",
+                       (f'"{key}"',))
+        self.purge(day)
+        rows = db.execute("SELECT ticket_id, day, phone, lang, near, called, changes, attempts "
+                          "FROM citizen_alerts WHERE day = ?", (day,)).fetchall()
+        return key, rows
+
+    def save(self, a: al.Alert) -> None:
+        assert self._db is not None
+        self._db.execute(
+            "INSERT INTO citizen_alerts (ticket_id, day, phone, lang, near, called, changes, "
+            "attempts, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(ticket_id) DO "
+            "UPDATE SET phone=excluded.phone, lang=excluded.lang, near=excluded.near, "
+            "called=excluded.called, changes=excluded.changes, attempts=excluded.attempts, "
+            "updated_at=excluded.updated_at",
+            (a.ticket_id, a.day, a.phone, a.lang, a.near, a.called, a.changes, a.attempts,
+             time.time()))
+
+    def delete(self, ticket_id: int) -> None:
+        assert self._db is not None
+        self._db.execute("DELETE FROM citizen_alerts WHERE ticket_id = ?", (ticket_id,))
+
+    def purge(self, day: str) -> None:
+        """Phone numbers are kept for their day only."""
+        if self._db is not None and day:
+            self._db.execute("DELETE FROM citizen_alerts WHERE day < ?", (day,))
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
 
 def _http_send(req: al.GatewayRequest, timeout: float) -> int:
