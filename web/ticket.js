@@ -56,8 +56,11 @@
     $("notify-on").hidden = !a;
     if (a) $("notify-msg").textContent = (a.near === "sent" || a.called === "sent") ? T.js_notify_sent : T.js_notify_ok;
   }
+  function touched() {  // browsers allow vibration only after a tap on the page
+    return !navigator.userActivation || navigator.userActivation.hasBeenActive;
+  }
   function alertCitizen() {
-    try { if (navigator.vibrate) navigator.vibrate([400, 200, 400, 200, 600]); } catch (e) {}
+    try { if (navigator.vibrate && touched()) navigator.vibrate([400, 200, 400, 200, 600]); } catch (e) {}
     if (!audio) return;
     try {
       var t = audio.currentTime;
