@@ -141,7 +141,7 @@ def _register_apps(sub: argparse._SubParsersAction) -> None:
 
     for module in ("motcua.kiosk.cli", "motcua.counter.cli", "motcua.display.cli",
                    "motcua.reports.cli", "motcua.sim.cli",
-                   "motcua.monitor.cli", "motcua.demo"):
+                   "motcua.monitor.cli", "motcua.demo", "motcua.web.cli"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as e:

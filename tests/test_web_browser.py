@@ -141,3 +141,75 @@ async def test_ticket_page_in_english_leave_and_notify(open_config, tmp_path, br
             assert gw.received[0].json()["to"] == "0912345678"
         finally:
             await h.close()
+
+
+# --- the waiting room and the kiosk in a browser (textual-serve) -------------------------
+
+async def serve_app(app: str, server_url: str, font_size: int | None = None):
+    """Run `motcua web APP` in this loop on 127.0.0.1, port 0; (runner, url)."""
+    from aiohttp import web
+
+    from motcua.web.serve import FONT_SIZES, BrowserServer, app_command
+
+    srv = BrowserServer(app, app_command(app, server_url, []), host="127.0.0.1", port=0,
+                        font_size=font_size or FONT_SIZES[app])
+    application = await srv.make_app()
+    application.on_startup.clear()  # no banner on the test's console
+    runner = web.AppRunner(application)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # noqa: SLF001 - port 0's real port
+    srv.public_url = f"http://127.0.0.1:{port}"
+    return runner, srv.public_url
+
+
+async def test_display_in_a_tv_browser_shows_a_call_within_seconds(harness, browser, tmp_path):
+    runner, url = await serve_app("display", harness.url)
+    try:
+        tv = await browser.new_page(1920, 1080)
+        await tv.goto(url + "/")
+        await tv.wait_for("document.body.classList.contains('-first-byte')", 30)
+        assert await tv.evaluate(
+            "document.getElementById('terminal').dataset.fontSize") == "24"
+        # Nothing but this server: the terminal font is served here too.
+        assert all(u.startswith(url) or u.startswith("ws://127.0.0.1") or u.startswith("data:")
+                   for u in tv.requests()), tv.requests()
+        await tv.wait_for("document.fonts.check(\"24px 'Roboto Mono'\")", 10)
+        k = await harness.client("kiosk")
+        await k.request("issue", department="TP", request_id="tv1")
+        c = await counter_at(harness)
+        await asyncio.sleep(1.5)  # let the display settle on its first screen
+        loop = asyncio.get_running_loop()
+        called_at = loop.time()
+        await c.request("call_next")
+        while not any("A001" in f for f in tv.frames_received()):
+            assert loop.time() - called_at < 5, "the TV did not show the call within 5 s"
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)
+        await tv.screenshot(shots(tmp_path) / "web-display-tv.png")
+        assert tv.console_errors() == []
+    finally:
+        await runner.cleanup()
+
+
+async def test_kiosk_in_a_browser_takes_a_number(harness, browser, tmp_path):
+    runner, url = await serve_app("kiosk", harness.url)
+    try:
+        screen = await browser.new_page(1280, 800)
+        await screen.goto(url + "/")
+        await screen.wait_for("document.body.classList.contains('-first-byte')", 30)
+        await asyncio.sleep(2)
+        # A touch on the screen, then "1" three times as the kiosk's keys allow:
+        # the first department, its first procedure, no priority.
+        for kind in ("mousePressed", "mouseReleased"):
+            await screen.send("Input.dispatchMouseEvent", type=kind, x=640, y=700,
+                              button="left", clickCount=1)
+        await asyncio.sleep(0.5)
+        for _ in range(3):
+            await screen.send("Input.insertText", text="1")
+            await asyncio.sleep(1.2)
+        await wait_for(lambda: len(harness.server.core.tickets) >= 1, 15)
+        await screen.screenshot(shots(tmp_path) / "web-kiosk.png")
+    finally:
+        await runner.cleanup()
