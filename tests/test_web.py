@@ -584,3 +584,21 @@ async def test_phone_numbers_are_kept_for_the_day_only(open_config, tmp_path):
             db.close()
         finally:
             await h.close()
+
+
+def test_the_citizen_command_table_matches_the_protocol_module():
+    from motcua.protocol import CITIZEN_COMMANDS
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "protocol.md").read_text("utf-8")
+    lines = doc.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| citizen command |"))
+    documented = {}
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        cmd, fields, _ = [c.strip() for c in line.strip().strip("|").split("|")]
+        documented[cmd.strip("`")] = {m.group(1): m.group(2) != "?"
+                                      for m in re.finditer(r"`([a-z_]+)`(\??)", fields)}
+    assert set(documented) == set(CITIZEN_COMMANDS)
+    for name, fields in documented.items():
+        code = CITIZEN_COMMANDS[name][1]
+        assert {k: f.required for k, f in code.items()} == fields, name
