@@ -460,6 +460,8 @@ class TicketScreen(KioskScreen):
                 yield Static(self.t("counters", c=names), id="t-counters")
             yield Static(self.t("issued_at", time=f"{local:%H:%M}", date=f"{local:%d/%m/%Y}"),
                          id="t-issued")
+            if self.issued.link:
+                yield Static(self.t("follow_link", link=self.issued.link), id="t-link")
         yield Static(self._print_text(), id="print-state", classes=f"-{self.print_state}")
         with Center():
             yield Button(self.t("done"), id="done", variant="primary")
@@ -858,7 +860,7 @@ class KioskApp(App[None]):
             issued_at=issued.issued_local(self.center),
             counters=[self.t("counter_name", n=n) for n in counters_for(self.center,
                                                                            t["department"])],
-            qr=qr_payload(t), footer=self.t("slip_footer"),
+            qr=qr_payload(t, issued.link), footer=self.t("slip_footer"),
             priority=self.t.pick(group) if group else None, language=self.t.language)
 
     def _start_print(self, issued: IssuedTicket) -> None:

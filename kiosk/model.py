@@ -86,9 +86,12 @@ def center_tz(center: dict[str, Any]) -> ZoneInfo:
         return ZoneInfo(DEFAULT_TZ)
 
 
-def qr_payload(ticket: dict[str, Any]) -> str:
-    """What the ticket's QR code carries: enough for a status lookup
-    (day, number and the server's ticket id)."""
+def qr_payload(ticket: dict[str, Any], link: str | None = None) -> str:
+    """What the ticket's QR code carries: the ticket's live page
+    (``https://<center>/ve/<secret>``, from the ``issue`` reply), which any
+    phone opens. A server too old to give a link: day, number and id."""
+    if link:
+        return link
     return f"motcua:{ticket['day']}:{ticket['number']}:{ticket['id']}"
 
 
@@ -100,11 +103,14 @@ class IssuedTicket:
     ahead: int
     wait_minutes: int | None
     repeat: bool
+    #: The ticket's live page for the citizen's phone (the QR holds it).
+    link: str | None = None
 
     @classmethod
     def from_reply(cls, reply: dict[str, Any]) -> "IssuedTicket":
+        link = reply.get("link")
         return cls(reply["ticket"], int(reply.get("ahead", 0)), reply.get("wait_minutes"),
-                   bool(reply.get("repeat", False)))
+                   bool(reply.get("repeat", False)), link if isinstance(link, str) else None)
 
     @property
     def number(self) -> str:

@@ -31,13 +31,19 @@ def _serve(args: argparse.Namespace) -> int:
     db = Path(args.db).resolve()
 
     async def run() -> None:
-        server = MotcuaServer(config, db, host=args.host, port=args.port)
+        server = MotcuaServer(config, db, host=args.host, port=args.port,
+                              public_url=args.public_url)
         await server.start()
         url = f"ws://{args.host}:{server.port}"
         print(f"motcua — {config.name}")
         print(f"  cấu hình / config : {args.config or 'trung tâm mẫu có sẵn / built-in sample center'}")
         print(f"  dữ liệu / database: {db}")
         print(f"  địa chỉ / listening: {url}   (HTTP /healthz, /metrics)")
+        print(f"  trang vé / ticket pages: {server.web.base_url}/ve/…  (the QR on each ticket;"
+              " set [web] public_url or --public-url to the address phones reach)")
+        if config.web.notify:
+            print(f"  nhắn tin / messages: when {config.web.notify.ahead} are ahead and when "
+                  "called, through [web.notify]")
         print(f"  giờ phát số / ticket hours: {config.opens:%H:%M}–{config.last_ticket:%H:%M}"
               f" ({', '.join(config.open_days)})")
         print("  mã thiết bị / device tokens (clients send them in `hello`):")
@@ -112,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="center TOML file (default: built-in sample center)")
     p.add_argument("--ignore-hours", action="store_true",
                    help="issue tickets at any hour (demos, tests)")
+    p.add_argument("--public-url", default=os.environ.get("MOTCUA_PUBLIC_URL"),
+                   help="the address citizens' phones reach this server at, for the ticket "
+                        "QR (default: [web] public_url, else http://HOST:PORT)")
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("config", help="cấu hình / configuration tools")
@@ -141,7 +150,7 @@ def _register_apps(sub: argparse._SubParsersAction) -> None:
 
     for module in ("motcua.kiosk.cli", "motcua.counter.cli", "motcua.display.cli",
                    "motcua.reports.cli", "motcua.sim.cli",
-                   "motcua.monitor.cli", "motcua.demo"):
+                   "motcua.monitor.cli", "motcua.demo", "motcua.web.cli"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as e:

@@ -25,6 +25,10 @@ MAX_MESSAGE_BYTES = 16 * 1024
 MAX_FRAME_BYTES = 1024 * 1024
 
 ROLES = ("kiosk", "counter", "display", "rating", "admin")
+#: A citizen's phone following one ticket (motcua.web): its hello carries the
+#: ticket's link secret as its token, and it has its own few commands
+#: (:data:`CITIZEN_COMMANDS`), none of the devices'.
+CITIZEN = "citizen"
 
 # Protocol-level error codes (queue refusals use the codes in server.core).
 ERROR_MESSAGES: dict[str, tuple[str, str]] = {
@@ -45,6 +49,9 @@ ERROR_MESSAGES: dict[str, tuple[str, str]] = {
     "login_required": ("Thiết bị này chưa đăng nhập ở quầy {counter}: cán bộ hãy đăng nhập bằng mã PIN.", "This device holds no login at counter {counter}: the officer must log in with their PIN."),
     "login_locked": ("Đăng nhập tạm khóa vì nhập sai mã PIN nhiều lần; thử lại sau {minutes} phút.", "Login is locked after too many wrong PINs; try again in {minutes} min."),
     "too_busy": ("Máy chủ đang quá tải kết nối; thử lại sau.", "Too many connections are waiting; try again later."),
+    "bad_phone": ("Số điện thoại không hợp lệ (ví dụ 0912 345 678).", "Not a valid phone number (e.g. 0912 345 678)."),
+    "notify_unavailable": ("Trung tâm chưa bật dịch vụ nhắn tin.", "This center does not send messages."),
+    "notify_limit": ("Đã đổi số điện thoại quá nhiều lần cho số thứ tự này.", "The phone number was changed too often for this ticket."),
 }
 
 
@@ -115,12 +122,31 @@ COMMANDS: dict[str, tuple[frozenset[str], dict[str, Field]]] = {
                        "reason": _f(str), "counter": _f(int)}),
     "waiting_list": (STAFF, {"counter": _f(int)}),
     "officer_stats": (STAFF, {"counter": _f(int)}),
+    "notify": (frozenset({"kiosk", "admin"}), {
+        "ticket": _f(str, required=True, max_len=60),  # the ticket's link secret
+        "phone": _f(str, required=True, max_len=24),
+        "lang": _f(str, max_len=2, choices=("vi", "en")),
+    }),
     "rate": (frozenset({"rating", "admin"}), {
         "visit": _f(int, required=True),
         "value": _f(int, required=True),
         "reason": _f(str, max_len=40),
         "request_id": _f(str, required=True, max_len=80),
     }),
+}
+
+#: What a citizen's page may send: read its own ticket, leave the queue, ask
+#: for (or stop) messages. Least privilege: nothing else, and only for the
+#: ticket whose secret its hello carried.
+CITIZEN_COMMANDS: dict[str, tuple[frozenset[str], dict[str, Field]]] = {
+    "ping": (frozenset({CITIZEN}), {}),
+    "refresh": (frozenset({CITIZEN}), {}),
+    "leave": (frozenset({CITIZEN}), {}),
+    "notify": (frozenset({CITIZEN}), {
+        "phone": _f(str, required=True, max_len=24),
+        "lang": _f(str, max_len=2, choices=("vi", "en")),
+    }),
+    "notify_off": (frozenset({CITIZEN}), {}),
 }
 
 HELLO_FIELDS: dict[str, Field] = {
@@ -204,8 +230,10 @@ def check_command(msg: dict[str, Any], role: str) -> tuple[str, dict[str, Any]]:
     kind = msg["type"]
     if kind == "hello":
         raise ProtocolError("already_hello")
-    spec = COMMANDS.get(kind)
+    spec = (CITIZEN_COMMANDS if role == CITIZEN else COMMANDS).get(kind)
     if spec is None:
+        if kind in COMMANDS or kind in CITIZEN_COMMANDS:
+            raise ProtocolError("forbidden", role=role, type=kind)
         raise ProtocolError("unknown_type", type=kind[:40])
     roles, fields = spec
     if role not in roles:
@@ -218,7 +246,7 @@ def check_hello(msg: dict[str, Any]) -> dict[str, Any]:
     if msg.get("type") != "hello":
         raise ProtocolError("hello_required")
     hello = check_fields(msg, HELLO_FIELDS)
-    if hello["role"] not in ROLES:
+    if hello["role"] not in ROLES and hello["role"] != CITIZEN:
         raise ProtocolError("bad_role", role=hello["role"][:20])
     if hello["protocol"] != PROTOCOL_VERSION:
         raise ProtocolError("protocol_version", version=hello["protocol"],

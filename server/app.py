@@ -25,6 +25,7 @@ from websockets.http11 import Request, Response
 
 from motcua.protocol import (
     AUDIENCE,
+    CITIZEN,
     ERROR_MESSAGES,
     MAX_FRAME_BYTES,
     PER_COUNTER,
@@ -37,6 +38,8 @@ from motcua.protocol import (
     encode,
     error,
 )
+
+from motcua.web.live import CitizenWeb
 
 from .config import WEEKDAYS, CenterConfig, hash_pin, verify_pin
 from .core import Clock, Outcome, QueueCore, QueueError
@@ -124,7 +127,7 @@ class MotcuaServer:
     """One center's server. ``await start()``, then ``port`` is known."""
 
     def __init__(self, config: CenterConfig, db_path: str | Path, host: str = "127.0.0.1",
-                 port: int = 8765, clock: Clock = utc_now) -> None:
+                 port: int = 8765, clock: Clock = utc_now, public_url: str | None = None) -> None:
         self.config = config
         self.host = host
         self.port = port
@@ -149,6 +152,8 @@ class MotcuaServer:
         self._last_flush = 0.0
         self._recovering = asyncio.Lock()
         self.started_at = _time.time()
+        #: The citizen web: ticket pages, the citizen channel, messages.
+        self.web = CitizenWeb(self, public_url)
 
     # --- lifecycle ------------------------------------------------------
 
@@ -157,6 +162,7 @@ class MotcuaServer:
         await self.store.open()
         await self.store.load(self.core)
         await self._apply("tick")
+        await self.web.open()
         self._server = await serve(
             self._handler, self.host, self.port, process_request=self._http,
             max_size=MAX_FRAME_BYTES, ping_interval=20, ping_timeout=20,
@@ -177,6 +183,7 @@ class MotcuaServer:
             await self._server.wait_closed()
         if self._flush_handle:
             self._flush_handle.cancel()
+        await self.web.close()
         await self.store.close()
 
     async def _ticker(self) -> None:
@@ -211,6 +218,8 @@ class MotcuaServer:
             del resp.headers["Content-Type"]
             resp.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
             return resp
+        if path.startswith("/ve/"):
+            return self.web.http(conn, request)  # a citizen's ticket page
         if path == "/" and "websocket" in request.headers.get("Upgrade", "").lower():
             if self._pending_hellos >= MAX_PENDING_HELLOS:
                 # Turned away before the upgrade: a flood of connections that
@@ -255,6 +264,7 @@ class MotcuaServer:
             "# TYPE motcua_slow_clients_dropped_total counter",
             f"motcua_slow_clients_dropped_total {self.dropped_slow}",
         ]
+        lines += self.web.metrics()
         return "\n".join(lines) + "\n"
 
     # --- connections ----------------------------------------------------
@@ -269,6 +279,9 @@ class MotcuaServer:
         finally:
             self._pending_hellos -= 1
         if session is None:
+            return
+        if session.role == CITIZEN:
+            await self.web.run(session)  # its own channel: one ticket, few commands
             return
         try:
             async for raw in ws:
@@ -298,6 +311,8 @@ class MotcuaServer:
         try:
             hello = check_hello(decode(raw))
             role = hello["role"]
+            if role == CITIZEN:
+                return self.web.admit(ws, hello)  # the token is a ticket's link secret
             if self.config.tokens.get(role) != hello["token"]:
                 raise ProtocolError("bad_token", role=role)
             counter = hello.get("counter")
@@ -397,6 +412,9 @@ class MotcuaServer:
                                     procedure=args.get("procedure"),
                                     priority=args.get("priority"), device=dev,
                                     request_id=args["request_id"])
+            return {**out.result, "link": self.web.link(out.result["ticket"])}
+        elif kind == "notify":
+            return await self.web.notify_command(args)
         elif kind == "login":
             return await self._login(s, counter, args["officer"], args["pin"])
         elif kind == "pause":
@@ -536,6 +554,7 @@ class MotcuaServer:
 
         def after() -> None:
             self._broadcast(messages)
+            self.web.changed()
             if counters:
                 self._end_stale_logins(counters, origin)
         await self.store.write(rows, after=after)

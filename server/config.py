@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from motcua.web.settings import WebSettings, parse_web
+
 ROLES = ("kiosk", "counter", "display", "rating", "admin")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PLACEMENTS = ("front", "back", "original")
@@ -131,6 +133,8 @@ class CenterConfig:
     counters: tuple[Counter, ...]
     officers: tuple[Officer, ...]
     tokens: dict[str, str] = field(default_factory=dict)
+    #: The citizen web's settings (``[web]``: the public address, the gateway).
+    web: WebSettings = field(default_factory=WebSettings)
 
     # Lookup tables built once; the dataclass stays frozen for callers.
     def __post_init__(self) -> None:
@@ -319,7 +323,7 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
     """
     c = _Checker()
     c.unknown(data, {"center", "queue", "rating", "priority_groups", "departments",
-                     "counters", "officers", "devices"}, "")
+                     "counters", "officers", "devices", "web"}, "")
 
     center = c.get(data, "center", "", dict, default={}) or {}
     c.unknown(center, {"name", "name_en", "timezone", "opens", "closes", "last_ticket",
@@ -529,6 +533,8 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
         if role not in devices and "devices" in data:
             c.err(f"devices.{role}", "is required (a token for each role)")
 
+    web = parse_web(c, data)
+
     if c.errors:
         raise ConfigError(c.errors, source)
     return CenterConfig(
@@ -538,7 +544,7 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
         rating_levels=tuple(sorted(levels, key=lambda r: -r.value)),
         priority_groups=tuple(groups), departments=tuple(departments),
         counters=tuple(sorted(counters, key=lambda x: x.number)), officers=tuple(officers),
-        tokens=tokens,
+        tokens=tokens, web=web,
     )
 
 

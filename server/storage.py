@@ -93,6 +93,18 @@ MIGRATIONS: list[str] = [
         FROM meta AS m, json_each(m.value) AS j WHERE m.key = 'core';
     DELETE FROM meta WHERE key = 'core';
     """,
+    # 3: the citizen web (motcua.web): the key its ticket links are derived
+    # from, and the phone numbers citizens left to be told when to come back
+    # (kept for their day only; web.live deletes older rows).
+    """
+    INSERT OR IGNORE INTO meta (key, value) VALUES ('web.key', json_quote(lower(hex(randomblob(32)))));
+    CREATE TABLE citizen_alerts (
+        ticket_id INTEGER PRIMARY KEY, day TEXT NOT NULL, phone TEXT NOT NULL,
+        lang TEXT NOT NULL, near TEXT, called TEXT, changes INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0, updated_at REAL NOT NULL
+    );
+    CREATE INDEX citizen_alerts_day ON citizen_alerts (day);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

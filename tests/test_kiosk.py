@@ -107,6 +107,8 @@ def test_choice_fields_and_qr() -> None:
         "department": "CA", "procedure": "CA04", "priority": "pregnant", "request_id": "r1"}
     assert qr_payload({"day": "2025-03-10", "number": "G007", "id": 42}) == \
         "motcua:2025-03-10:G007:42"
+    link = "https://hcc.example.vn/ve/rOHd-pXZtiYSewS1mmRKyA"
+    assert qr_payload({"day": "2025-03-10", "number": "G007", "id": 42}, link) == link
 
 
 def test_kiosk_logic_imports_no_textual() -> None:
@@ -421,8 +423,11 @@ async def test_printed_ticket(harness: Harness) -> None:
             screen = await ticket_shown(app, pilot)
             await until(pilot, lambda: screen.print_state == "printed", 10, "printed")
             assert text_of(screen, "#print-state") == "Xin mời nhận phiếu bên dưới."
+            link = screen.issued.link
+            assert link and link.startswith(f"http://127.0.0.1:{harness.port}/ve/")
+            assert link in text_of(screen, "#t-link")  # on the ticket screen too
         assert b"A001" in printer.received
-        assert b"motcua:" in printer.received  # the QR payload
+        assert link.encode() in printer.received  # the QR opens the ticket's live page
     assert harness.server.core.meta.printers == {}  # nothing to alert about
 
 

@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTS = ("server", "kiosk", "counter", "display", "printer", "reports", "sim", "monitor")
+PARTS = ("server", "kiosk", "counter", "display", "printer", "reports", "sim", "monitor", "web")
 
 
 def test_an_installed_wheel_has_only_the_motcua_package(tmp_path):
@@ -30,7 +30,9 @@ def test_an_installed_wheel_has_only_the_motcua_package(tmp_path):
     assert {t for t in tops if not t.endswith(".dist-info")} == {"motcua"}
     for data in ("motcua/server/sample_center.toml", "motcua/kiosk/kiosk.tcss",
                  "motcua/display/display.tcss", "motcua/counter/counter.tcss",
-                 "motcua/counter/rating.tcss", "motcua/monitor/monitor.tcss"):
+                 "motcua/counter/rating.tcss", "motcua/monitor/monitor.tcss",
+                 "motcua/web/ticket.js", "motcua/web/ticket.css",
+                 "motcua/web/templates/app_index.html"):
         assert data in names
 
     # Install it into a folder of its own and import every part from there,
@@ -44,7 +46,7 @@ def test_an_installed_wheel_has_only_the_motcua_package(tmp_path):
         "for p in parts:\n"
         "    m = importlib.import_module('motcua.' + p)\n"
         f"    assert m.__file__.startswith({str(target)!r}), m.__file__\n"
-        "import motcua.server.app, motcua.kiosk.app, motcua.cli\n"
+        "import motcua.server.app, motcua.kiosk.app, motcua.cli, motcua.web.serve\n"
         "motcua.cli.build_parser()\n"
         "for p in parts:\n"
         "    try:\n"
