@@ -16,12 +16,14 @@ from typing import AsyncIterator
 from zoneinfo import ZoneInfo
 
 import pytest
+import zxingcpp
 from textual.widgets import Button, Static
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
 
 from conftest import Harness, wait_for
+from escpos_decode import decode, ink_rasters, page
 from fake_printer import FakePrinter
 from motcua.kiosk.app import (
     DepartmentScreen,
@@ -123,8 +125,15 @@ def test_cli_options() -> None:
     assert (args.url, args.printer, args.paper, args.lang, args.token, args.device) == (
         "ws://10.0.0.2:8765", "tcp:192.0.2.10:9100", 58, "en", "kiosk-demo", "kiosk-1")
     assert callable(args.func)
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["kiosk", "--printer", "lpt1"])
+    assert (args.qr, args.printer_dots, args.image_align, args.check_status) == (
+        None, None, None, None)  # not given: the center's [printer] settings apply
+    args = build_parser().parse_args(["kiosk", "--qr", "raster", "--printer-dots", "512",
+                                      "--image-align", "padded", "--no-status-check"])
+    assert (args.paper, args.qr, args.printer_dots, args.image_align, args.check_status) == (
+        None, "raster", 512, "padded", False)
+    for bad in (["--printer", "lpt1"], ["--printer-dots", "500"], ["--qr", "image"]):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["kiosk", *bad])
 
 
 # --- taking a number -----------------------------------------------------------
@@ -424,6 +433,65 @@ async def test_printed_ticket(harness: Harness) -> None:
         assert b"A001" in printer.received
         assert b"motcua:" in printer.received  # the QR payload
     assert harness.server.core.meta.printers == {}  # nothing to alert about
+
+
+@pytest.fixture
+async def raster_qr_harness(open_config: CenterConfig, tmp_path: Path) -> AsyncIterator[Harness]:
+    """A center whose kiosk printers lack GS ( k and print 512 dots wide."""
+    config = dataclasses.replace(open_config, printer={"qr": "raster", "dots": 512})
+    h = Harness(config, tmp_path / "r.db")
+    await h.start()
+    try:
+        yield h
+    finally:
+        await h.close()
+
+
+async def test_center_printer_settings_reach_the_paper(raster_qr_harness: Harness) -> None:
+    """[printer] in the center file chooses the raster QR and the 512-dot width;
+    a kiosk's own option overrides the center."""
+    with FakePrinter("ok") as printer:
+        async with kiosk(raster_qr_harness.url, printer_spec=printer.spec) as (app, pilot):
+            await ready(app, pilot)
+            await take_number_by_keys(app, pilot)
+            screen = await ticket_shown(app, pilot)
+            await until(pilot, lambda: screen.print_state == "printed", 10, "printed")
+        assert printer.wait_for_jobs(1)
+        job = printer.jobs[-1]
+        ticket = job[job.index(b"\x1b@"):]
+        assert b"\x1d(k" not in ticket  # no native QR command for this printer
+        assert all(op.dots <= 512 for op in ink_rasters(ticket))
+        found = zxingcpp.read_barcodes(page(ticket, 512))
+        assert [r.text for r in found] == [qr_payload(screen.issued.ticket)]
+
+        printer.clear()
+        async with kiosk(raster_qr_harness.url, printer_spec=printer.spec,
+                         printer_settings={"qr": "native"}) as (app, pilot):
+            await ready(app, pilot)
+            await take_number_by_keys(app, pilot)
+            screen = await ticket_shown(app, pilot)
+            await until(pilot, lambda: screen.print_state == "printed", 10, "printed")
+        assert printer.wait_for_jobs(1)
+        qrs = [op.text for op in decode(printer.jobs[-1][6:]) if op.kind == "qr"]
+        assert qrs == [qr_payload(screen.issued.ticket)]
+
+
+async def test_printer_that_never_answers_status_still_prints(harness: Harness) -> None:
+    """Many cheap printers ignore DLE EOT: the kiosk prints anyway, raises no
+    alert, and remembers that the printer's status is unknown."""
+    with FakePrinter("silent") as printer:
+        async with kiosk(harness.url, printer_spec=printer.spec) as (app, pilot):
+            await ready(app, pilot)
+            await until(pilot, lambda: app.printer_status == "unknown", 5, "probe")
+            assert app.printer_ok  # the start-up probe did not call it faulty
+            await take_number_by_keys(app, pilot)
+            screen = await ticket_shown(app, pilot)
+            await until(pilot, lambda: screen.print_state == "printed", 10, "printed")
+            assert text_of(screen, "#print-state") == "Xin mời nhận phiếu bên dưới."
+            assert app.printer_ok and app.printer_status == "unknown"
+        assert printer.wait_for_jobs(2)
+        assert any(b"A001" in job and job.endswith(b"\x1dV\x00") for job in printer.jobs)
+    assert harness.server.core.meta.printers == {}  # nothing for staff to worry about
 
 
 async def test_printer_fault_keeps_the_number_on_screen_and_alerts_staff(
