@@ -41,6 +41,10 @@ log = logging.getLogger("motcua.kiosk")
 DEFAULT_URL = "ws://127.0.0.1:8765"
 DEFAULT_TOKEN = "kiosk-demo"
 SEARCH_LIMIT = 30
+#: Seconds without a reply before "Issuing…" is shown.
+ISSUING_SCREEN_AFTER = 0.25
+#: Longest the ticket screen waits for the top of the ticket to reach the printer.
+PAPER_FIRST_WAIT = 0.05
 
 Clock = Callable[[], datetime]
 
@@ -829,8 +833,15 @@ class KioskApp(App[None]):
         if self.pending is not None:
             return
         self.pending = choice
-        self.show(IssuingScreen())
         self._issue(choice)
+        # "Issuing…" only if the server takes a moment: it usually answers in
+        # a few milliseconds, and drawing a screen meanwhile would hold up
+        # the reply, the paper and the number on screen.
+        self.set_timer(ISSUING_SCREEN_AFTER, lambda: self._show_issuing(choice))
+
+    def _show_issuing(self, choice: Choice) -> None:
+        if self.pending is choice and not isinstance(self.screen, IssuingScreen):
+            self.show(IssuingScreen())
 
     @work(exclusive=True, group="issue", exit_on_error=False)
     async def _issue(self, choice: Choice) -> IssueOutcome:
@@ -846,9 +857,7 @@ class KioskApp(App[None]):
                                                   **choice.fields())
                 issued = IssuedTicket.from_reply(reply)
                 if self.printing:
-                    # Paper first: the printer starts now, not after the
-                    # ticket screen is composed and drawn.
-                    self._start_print(issued)
+                    await self._paper_first(issued)
                 return IssueOutcome(choice, issued=issued)
             except ServerError as e:
                 return IssueOutcome(choice, refused=e)
@@ -896,18 +905,31 @@ class KioskApp(App[None]):
 
         return build_slip(self.center, issued, self.t)
 
-    def _start_print(self, issued: IssuedTicket) -> None:
+    async def _paper_first(self, issued: IssuedTicket) -> None:
+        """Start printing, and keep the event loop idle until the top of the
+        ticket is on its way (at most PAPER_FIRST_WAIT): the ticket screen,
+        composed next, would otherwise hold the print thread back."""
+        started = self._start_print(issued)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + PAPER_FIRST_WAIT
+        while started is not None and not started.is_set() and loop.time() < deadline:
+            await asyncio.sleep(0.001)
+
+    def _start_print(self, issued: IssuedTicket) -> threading.Event | None:
         try:
             slip = self.make_slip(issued)
             options = self.print_options()
         except Exception as e:  # noqa: BLE001 - a broken printer module must not stop the kiosk
             log.exception("could not build the ticket slip")
             self._printed(PrintOutcome(issued.number, False, "error", str(e)))
-            return
-        self._print_slip(issued.number, slip, options)
+            return None
+        started = threading.Event()
+        self._print_slip(issued.number, slip, options, started)
+        return started
 
     @work(thread=True, group="print", exit_on_error=False)
-    def _print_slip(self, number: str, slip: Any, options: Any) -> PrintOutcome:
+    def _print_slip(self, number: str, slip: Any, options: Any,
+                    started: threading.Event | None = None) -> PrintOutcome:
         from motcua.printer import print_ticket
 
         # After a printer left a status query unanswered, ask again (it may
@@ -915,7 +937,7 @@ class KioskApp(App[None]):
         wait = 0.1 if self.printer_status == "unknown" else 0.5
         with self._printer_lock:
             result = print_ticket(slip, self.printer_spec, options, timeout=self.print_timeout,
-                                  status_wait=wait)
+                                  status_wait=wait, started=started)
         return PrintOutcome(number, result.ok, result.problem, result.detail, result.status)
 
     @work(thread=True, group="print-warm", exit_on_error=False)
@@ -929,7 +951,7 @@ class KioskApp(App[None]):
             if center is None:
                 warm_up(options)
                 return
-            for dept in center.get("departments", [])[:1]:
+            for dept in center.get("departments", []):
                 sample = IssuedTicket({"id": 0, "day": "", "number": f"{dept['letter']}000",
                                        "department": dept["code"], "issued_at": time.time()},
                                       0, None, False)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import re
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -26,7 +27,7 @@ from escpos.escpos import Escpos
 from escpos.exceptions import DeviceNotFoundError
 
 from .options import PrinterOptions
-from .ticket import TicketSlip, render
+from .ticket import TicketSlip, ticket_chunks
 
 log = logging.getLogger(__name__)
 
@@ -340,7 +341,8 @@ def _finish_network(printer, timeout: float) -> None:
 
 def print_ticket(slip: TicketSlip, spec: str, options: PrinterOptions | None = None,
                  timeout: float = 5.0, *, status_wait: float = STATUS_WAIT,
-                 profile: str | None = None) -> PrintResult:
+                 profile: str | None = None,
+                 started: threading.Event | None = None) -> PrintResult:
     """Print ``slip`` on the printer chosen by ``spec``; blocking, never raises for printer faults.
 
     Where the connection can answer (TCP, USB, serial) and
@@ -348,8 +350,10 @@ def print_ticket(slip: TicketSlip, spec: str, options: PrinterOptions | None = N
     (waiting ``status_wait`` s) and nothing is printed if it says it cannot
     print.  A printer that does not answer gets the ticket all the same, with
     ``status="unknown"`` in the result.  ``timeout`` bounds connecting and
-    writing.  A bad ``spec`` gives problem "error" too, so the kiosk's worker
-    thread never has to catch anything.
+    writing.  ``started`` is set once the top of the ticket has been written
+    (or printing has ended without it), for a caller that wants the paper
+    moving before it does anything else.  A bad ``spec`` gives problem
+    "error" too, so the kiosk's worker thread never has to catch anything.
     """
     opts = options or PrinterOptions()
     try:
@@ -371,7 +375,10 @@ def print_ticket(slip: TicketSlip, spec: str, options: PrinterOptions | None = N
             if paper_low:
                 log.warning("printer %s: paper near end", spec)
             detail = f"printed ({st.detail})"
-        render(slip, printer, opts)
+        for chunk in ticket_chunks(slip, opts):
+            printer._raw(chunk)
+            if started is not None:
+                started.set()
         if parsed.kind == "tcp":
             _finish_network(printer, timeout)
         return PrintResult(True, None, detail, paper_low, status)
@@ -383,6 +390,8 @@ def print_ticket(slip: TicketSlip, spec: str, options: PrinterOptions | None = N
             log.warning("printing ticket %s on %s failed: %s", slip.number, spec, detail)
         return PrintResult(False, problem, detail)
     finally:
+        if started is not None:
+            started.set()
         if printer is not None:
             try:
                 printer.close()

@@ -47,11 +47,8 @@ def ink_box(img: Image.Image) -> tuple[int, int, int, int] | None:
     return img.convert("L").point(_NEGATIVE).getbbox()
 
 
-def crop_to_ink(img: Image.Image, keep_left: bool = False) -> tuple[Image.Image, int, int] | None:
+def crop_to_ink(img: Image.Image) -> tuple[Image.Image, int, int] | None:
     """Cut a 1-bit image down to its ink: (image, blank rows above, blank rows below).
-
-    ``keep_left`` keeps the blank dots left of the ink (a left-aligned line
-    keeps its margin, so it lines up with the rule and the other lines).
 
     The width is rounded up to whole bytes (GS v 0 sends 8 dots per byte), with
     the extra dots blank on the right.  None if the image has no ink.
@@ -60,8 +57,6 @@ def crop_to_ink(img: Image.Image, keep_left: bool = False) -> tuple[Image.Image,
     if box is None:
         return None
     left, top, right, bottom = box
-    if keep_left:
-        left = 0
     width = (right - left + 7) // 8 * 8
     out = Image.new("1", (width, bottom - top), 1)
     out.paste(img.crop((left, top, right, bottom)), (0, 0))

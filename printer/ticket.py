@@ -237,7 +237,11 @@ class _Piece:
 
 
 def _place(image: Image.Image, where: str, opts: PrinterOptions) -> bytes:
-    """A cropped bitmap, aligned on the paper the way ``opts.image_align`` says."""
+    """A cropped bitmap, aligned on the paper the way ``opts.image_align`` says.
+
+    A left-aligned line starts at the edge of the printable area, like the
+    printer's own text (the printable area lies inside the paper's margins).
+    """
     if where == "left":
         return cmd.align("left") + cmd.raster(image)
     if opts.image_align == "command":
@@ -261,7 +265,7 @@ def _bitmaps(images: list[Image.Image], where: str, opts: PrinterOptions,
     body = bytearray()
     gap = lead
     for img in images:
-        cropped = crop_to_ink(img, keep_left=where == "left")
+        cropped = crop_to_ink(img)
         if cropped is None:
             gap += img.height
             continue

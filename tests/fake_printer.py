@@ -142,6 +142,12 @@ class FakePrinter:
             self._arrivals.clear()
             self._live.clear()
 
+    @property
+    def connections(self) -> int:
+        """How many connections were accepted (since the last :meth:`clear`)."""
+        with self._lock:
+            return len(self._arrivals)
+
     def arrival_time(self, connection: int, offset: int) -> float | None:
         """``time.perf_counter()`` when byte ``offset`` of the ``connection``-th
         connection (in order of acceptance) arrived; None if it has not."""

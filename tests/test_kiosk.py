@@ -422,6 +422,27 @@ async def test_idle_returns_home_from_any_screen(harness: Harness) -> None:
 
 # --- printing ----------------------------------------------------------------------
 
+async def test_ticket_printed_before_its_screen_shows(harness: Harness, tmp_path: Path) -> None:
+    """A printer that takes the whole ticket at once (a device file) may be done
+    before the ticket screen is up: the screen must still say "printed"."""
+    lp = tmp_path / "lp0"
+    async with kiosk(harness.url, printer_spec=f"file:{lp}", home_after=30) as (app, pilot):
+        await ready(app, pilot)
+        for expected in ("A001", "A002"):
+            await take_number_by_keys(app, pilot)
+            screen = await ticket_shown(app, pilot)
+            await until(pilot, lambda: screen.print_state == "printed", 10, "printed")
+            assert text_of(screen, "#print-state") == "Xin mời nhận phiếu bên dưới."
+            assert screen.issued.number == expected
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, HomeScreen), 5, "home")
+            await ready(app, pilot)
+        assert app._print_states == {}
+    tickets = lp.read_bytes()
+    assert [op.text for op in decode(tickets) if op.kind == "text" and op.width > 2] == [
+        "A002"]  # a file printer is rewritten for each ticket: the last one is there
+
+
 async def test_printed_ticket(harness: Harness) -> None:
     with FakePrinter("ok") as printer:
         async with kiosk(harness.url, printer_spec=printer.spec) as (app, pilot):

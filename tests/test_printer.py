@@ -159,8 +159,7 @@ def test_bitmaps_are_cropped_to_their_ink(paper_mm, image_align):
         assert top == 0 and bottom == 0, "blank rows are sent as paper feed, not as bitmap"
         assert right < 8, "no blank byte column on the right"
         if image_align == "command":
-            # Only a left-aligned line keeps its margin (it lines up with the rule).
-            assert left < 16, f"{left} blank dots on the left"
+            assert left < 8, f"{left} blank dots on the left"
         else:
             # Padded: the blank dots on the left are those that center the line.
             assert op.align == 0 and left <= (dots - (op.dots - left - right)) // 2 + 8
@@ -222,7 +221,7 @@ def test_512_dot_printable_width():
     footer, first_fact = padded[-1], padded[-5]
     left, right, _, _ = edges(footer)
     assert abs(left + (footer.dots - left - right) / 2 - 256) <= 8
-    assert edges(first_fact)[0] < 16
+    assert edges(first_fact)[0] < 8
     # Native text wraps to 512 / 12 = 42 columns.
     out = out_of(english_slip(footer="Thank you! Please wait for your number to be called, "
                                      "and keep this ticket."), dots=512)
