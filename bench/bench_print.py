@@ -38,7 +38,7 @@ import tarfile
 import tempfile
 import time
 import tomllib
-from datetime import datetime, timezone
+from datetime import datetime
 from io import BytesIO
 from pathlib import Path
 from zoneinfo import ZoneInfo

@@ -32,7 +32,7 @@ from motcua.client import AuthError, Event, MotcuaClient, NotConnected, ServerEr
 from motcua.i18n import Catalogue
 from motcua.tui import BigNumber
 
-from .model import Choice, IssuedTicket, center_tz, counters_for, qr_payload, search_procedures
+from .model import Choice, IssuedTicket, center_tz, counters_for, search_procedures
 from .strings import EN, VI
 from .widgets import OnScreenKeyboard
 

@@ -13,9 +13,9 @@ import argparse
 from datetime import datetime, timezone
 from typing import Callable
 
-from .options import DEFAULT_DOTS, PrinterOptions
-from .ticket import TicketSlip, ticket_bytes
 from .emulator import draw
+from .options import PrinterOptions
+from .ticket import TicketSlip, ticket_bytes
 
 #: Serial line speeds the preview reports transfer times for (8N1: 10 bits a byte).
 BAUDS = (9600, 115200)
@@ -114,4 +114,4 @@ def main_preview(argv: list[str] | None = None) -> int:
     return run(parser.parse_args(argv))
 
 
-__all__ = ["BAUDS", "DEFAULT_DOTS", "add_arguments", "main_preview", "preview_slip", "run"]
+__all__ = ["BAUDS", "add_arguments", "main_preview", "preview_slip", "run"]

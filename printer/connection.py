@@ -235,9 +235,10 @@ STATUS_WAIT = 0.5
 
 def _read_within(printer, wait: float) -> bytes:
     """Read whatever the printer sent, waiting at most ``wait`` seconds (b"" if nothing)."""
+    from escpos.printer import Network, Serial, Usb
+
     device = printer.device
-    name = type(printer).__name__
-    if name == "Network":
+    if isinstance(printer, Network):
         before = device.gettimeout()
         device.settimeout(wait)
         try:
@@ -246,14 +247,14 @@ def _read_within(printer, wait: float) -> bytes:
             return b""
         finally:
             device.settimeout(before)
-    if name == "Serial":
+    if isinstance(printer, Serial):
         before = device.timeout
         device.timeout = wait
         try:
             return device.read(16)
         finally:
             device.timeout = before
-    if name == "Usb":
+    if isinstance(printer, Usb):
         try:
             return bytes(device.read(printer.in_ep, 16, timeout=max(1, int(wait * 1000))))
         except Exception as exc:  # noqa: BLE001 - pyusb is optional: match its timeout by name
