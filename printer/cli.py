@@ -90,7 +90,9 @@ def run(args: argparse.Namespace) -> int:
             center.get("printer"), {"paper": args.paper, "dots": args.printer_dots,
                                     "qr": args.qr, "image_align": args.image_align})
     except ConfigError as e:
-        print(f"invalid center file ({e.source}):\n{e}")
+        print(f"Cấu hình không hợp lệ / invalid configuration ({e.source}):")
+        for path, msg in e.errors:
+            print(f"  {path or '(file)'}: {msg}")
         return 2
     except (ValueError, QueueError) as e:
         print(f"motcua print-preview: {e}")

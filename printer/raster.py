@@ -76,6 +76,9 @@ def wrap_text(text: str, measure, max_width: float) -> list[str]:
         # no-break space (U+00A0) is never a break: only plain spaces split.
         paragraph = _NUMBER_SPACE.sub("\\1\u00a0", paragraph)
         words = [w for w in paragraph.split(" ") if w]
+        if words and measure(" ".join(words)) <= max_width:
+            lines.append(" ".join(words))  # the usual case: one measurement
+            continue
         if not words:
             lines.append("")
             continue
@@ -180,6 +183,7 @@ def text_line_images(text: str, font, width: int, *, align: str = "left",
     return out
 
 
+@functools.lru_cache(maxsize=64)
 def _line_metrics(font, bold_stroke: int) -> tuple[int, int]:
     # (baseline from the top, line height), from the tallest and deepest letters.
     left, top, right, bottom = font.getbbox(_PROBE, anchor="ls")
