@@ -78,22 +78,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
 
 
-def _run(args: argparse.Namespace) -> int:
-    from motcua.tui import quiet_terminal_logging
-
-    from .app import KioskApp
-
-    settings = {"dots": args.printer_dots, "qr": args.qr, "image_align": args.image_align,
-                "check_status": args.check_status}
+def printer_settings(args: argparse.Namespace) -> dict:
+    """The printer settings given on the command line (the center's apply to the rest)."""
     if args.paper is not None and args.printer_dots is not None:
         from motcua.printer.options import dots_problem
 
         problem = dots_problem(args.printer_dots, args.paper)
         if problem:
             raise SystemExit(f"motcua kiosk: --printer-dots {problem}")
+    given = {"dots": args.printer_dots, "qr": args.qr, "image_align": args.image_align,
+             "check_status": args.check_status}
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def _run(args: argparse.Namespace) -> int:
+    from motcua.tui import quiet_terminal_logging
+
+    from .app import KioskApp
+
     app = KioskApp(args.url, args.token, args.device, args.printer, args.paper, args.lang,
                    home_after=args.home_after, idle_after=args.idle_after,
-                   printer_settings={k: v for k, v in settings.items() if v is not None})
+                   printer_settings=printer_settings(args))
     with quiet_terminal_logging(args.log):
         app.run()
     return 0

@@ -119,6 +119,7 @@ def test_kiosk_logic_imports_no_textual() -> None:
 
 def test_cli_options() -> None:
     from motcua.cli import build_parser
+    from motcua.kiosk.cli import printer_settings
 
     args = build_parser().parse_args(["kiosk", "--url", "ws://10.0.0.2:8765", "--printer",
                                       "tcp:192.0.2.10:9100", "--paper", "58", "--lang", "en"])
@@ -131,6 +132,11 @@ def test_cli_options() -> None:
                                       "--image-align", "padded", "--no-status-check"])
     assert (args.paper, args.qr, args.printer_dots, args.image_align, args.check_status) == (
         None, "raster", 512, "padded", False)
+    assert printer_settings(args) == {"dots": 512, "qr": "raster", "image_align": "padded",
+                                      "check_status": False}
+    with pytest.raises(SystemExit, match="between 256 and 464"):
+        printer_settings(build_parser().parse_args(["kiosk", "--paper", "58",
+                                                    "--printer-dots", "512"]))
     for bad in (["--printer", "lpt1"], ["--printer-dots", "500"], ["--qr", "image"]):
         with pytest.raises(SystemExit):
             build_parser().parse_args(["kiosk", *bad])
