@@ -1,11 +1,12 @@
 """Printing benchmark: ticket bytes and wire time, and key press → printer bytes.
 
-    python bench/bench_print.py [--runs 15] [--baseline-ref main] [--no-baseline]
+    python bench/bench_print.py [--runs 15] [--baseline-ref REF] [--no-baseline]
 
 Two parts, each measured on this tree ("after") and, as the baseline, on the
-code of ``--baseline-ref`` (default ``main``: "before"), which is unpacked
-from git into a temporary folder laid out as the installed package and run
-in a subprocess with the very same measuring code:
+code of ``--baseline-ref`` (default: where this branch left ``main``, so that
+the two differ by this branch's work only: "before"), which is unpacked from
+git into a temporary folder laid out as the installed package and run in a
+subprocess with the very same measuring code:
 
 1. Bytes per ticket and the time they take on a serial line (8N1: 10 bits a
    byte) at 9,600 and 115,200 baud, per printable width (58 mm = 384 dots,
@@ -75,8 +76,11 @@ def run_worker(pkg: Path | None, args: list[str]) -> dict:
     if pkg is not None:
         env["PYTHONPATH"] = str(pkg)
         env["BENCH_BASELINE"] = "1"
-    out = subprocess.run([sys.executable, __file__, "--worker", *args], env=env, check=True,
+    out = subprocess.run([sys.executable, __file__, "--worker", *args], env=env,
                          capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"the {'baseline ' if pkg else ''}worker {args[0]} failed:\n"
+                         f"{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -189,7 +193,7 @@ async def _kiosk_runs(runs: int) -> dict:
                            printer.spec, paper_mm=80, home_after=600, idle_after=600,
                            probe_every=3600)
             async with app.run_test(size=(120, 40)) as pilot:
-                async def until(cond, timeout=10.0):
+                async def until(cond, timeout=30.0):
                     end = time.monotonic() + timeout
                     while not cond():
                         if time.monotonic() > end:
@@ -319,11 +323,19 @@ def main() -> int:
         return 0
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=15, help="kiosk runs (default 15)")
-    p.add_argument("--baseline-ref", default="main", help="git ref of the baseline (main)")
+    p.add_argument("--baseline-ref", default=None,
+                   help="git ref of the baseline (default: git merge-base main HEAD)")
     p.add_argument("--no-baseline", action="store_true", help="measure this tree only")
     ARGS = p.parse_args()
+    if ARGS.baseline_ref is None:
+        base = subprocess.run(["git", "-C", str(ROOT), "merge-base", "main", "HEAD"],
+                              check=True, capture_output=True, text=True).stdout.strip()
+        ARGS.baseline_ref = f"main@{base[:7]}" if base else "main"
+        ARGS.baseline_commit = base or "main"
+    else:
+        ARGS.baseline_commit = ARGS.baseline_ref
     with tempfile.TemporaryDirectory() as tmp:
-        pkg = None if ARGS.no_baseline else build_tree(ARGS.baseline_ref, Path(tmp))
+        pkg = None if ARGS.no_baseline else build_tree(ARGS.baseline_commit, Path(tmp))
         runs = ["--runs", str(ARGS.runs)]
         before_bytes = run_worker(pkg, ["bytes", *runs]) if pkg else None
         after_bytes = run_worker(None, ["bytes", *runs])

@@ -635,7 +635,9 @@ class KioskApp(App[None]):
         self._printer_problem: tuple[str, str] | None = None
         self._printer_reported: tuple[bool, str | None] | None = None
         #: "online", "unknown" (the printer never answers DLE EOT) or "unchecked".
+        #: "unknown" is reported to the server as problem "status_unknown" (ok).
         self.printer_status = "unchecked"
+        self._status_detail = ""
         # One ticket on the printer at a time (a 9,600 baud printer takes
         # seconds per ticket), and no probe in the middle of one.
         self._printer_lock = threading.Lock()
@@ -1012,6 +1014,8 @@ class KioskApp(App[None]):
                 log.info("printer %s answers status queries again", self.printer_spec)
         if outcome.ok and outcome.status != "unchecked":
             self.printer_status = outcome.status
+            if outcome.status == "unknown":
+                self._status_detail = outcome.detail
         self.printer_ok = outcome.ok
         self._printer_observed = True
         self._printer_problem = None if outcome.ok else (outcome.problem or "error",
@@ -1024,16 +1028,21 @@ class KioskApp(App[None]):
         """Tell the server the printer's state when it differs from what the
         server knows, so staff see a printer alert (and its end)."""
         problem = self._printer_problem
-        want = (self.printer_ok, problem[0] if problem and not self.printer_ok else None)
+        if self.printer_ok and self.printer_status == "unknown":
+            # It prints, but would not tell us it ran out of paper: staff
+            # should know to look at it now and then.
+            problem = ("status_unknown", self._status_detail)
+        want = (self.printer_ok, problem[0] if problem else None)
         if not self._printer_observed or want == self._printer_reported \
                 or not self.client.connected:
             return
         known = next((p for p in self.client.state.printers if p.get("device") == self.device),
                      None)
-        if self._printer_reported is None and self.printer_ok and (known is None or known["ok"]):
+        if self._printer_reported is None and want == (True, None) \
+                and (known is None or known["ok"]):
             return  # a healthy printer nobody worried about: nothing to say
         fields: dict[str, Any] = {"ok": self.printer_ok}
-        if not self.printer_ok and problem:
+        if problem:
             fields["problem"] = problem[0][:40]
             fields["detail"] = problem[1][:200]
         try:
