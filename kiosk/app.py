@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -31,7 +32,7 @@ from motcua.client import AuthError, Event, MotcuaClient, NotConnected, ServerEr
 from motcua.i18n import Catalogue
 from motcua.tui import BigNumber
 
-from .model import Choice, IssuedTicket, center_tz, counters_for, qr_payload, search_procedures
+from .model import Choice, IssuedTicket, center_tz, counters_for, search_procedures
 from .strings import EN, VI
 from .widgets import OnScreenKeyboard
 
@@ -40,6 +41,10 @@ log = logging.getLogger("motcua.kiosk")
 DEFAULT_URL = "ws://127.0.0.1:8765"
 DEFAULT_TOKEN = "kiosk-demo"
 SEARCH_LIMIT = 30
+#: Seconds without a reply before "Issuing…" is shown.
+ISSUING_SCREEN_AFTER = 0.25
+#: Longest the ticket screen waits for the top of the ticket to reach the printer.
+PAPER_FIRST_WAIT = 0.05
 
 Clock = Callable[[], datetime]
 
@@ -50,12 +55,17 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class PrintOutcome:
-    """What a print (or a printer probe) found; ``number`` is None for probes."""
+    """What a print (or a printer probe) found; ``number`` is None for probes.
+
+    ``status`` is what the printer said before printing: "online",
+    "unknown" (it did not answer, as many cheap printers never do) or
+    "unchecked"."""
 
     number: str | None
     ok: bool
     problem: str | None
     detail: str
+    status: str = "unchecked"
 
 
 @dataclass(frozen=True)
@@ -495,9 +505,11 @@ class TicketScreen(KioskScreen):
         """The printer finished: say so; on a failure give the citizen the
         full time again to note the number."""
         self.print_state = state
-        line = self.query_one("#print-state", Static)
-        line.update(self._print_text())
-        line.set_classes(f"-{state}")
+        # The print may finish before the screen is composed: then compose
+        # shows the new state.
+        for line in self.query("#print-state").results(Static):
+            line.update(self._print_text())
+            line.set_classes(f"-{state}")
         if state == "failed" and self._home_timer is not None:
             self._home_timer.reset()
 
@@ -583,11 +595,13 @@ class KioskApp(App[None]):
         snapshot: bool = False
 
     def __init__(self, url: str = DEFAULT_URL, token: str = DEFAULT_TOKEN,
-                 device: str = "kiosk-1", printer_spec: str = "none", paper_mm: int = 80,
+                 device: str = "kiosk-1", printer_spec: str = "none",
+                 paper_mm: int | None = None,
                  language: str = "vi", home_after: float = 15.0, idle_after: float = 60.0,
                  *, clock: Clock | None = None, retry_for: float = 60.0,
                  reply_timeout: float = 5.0, print_timeout: float = 5.0,
-                 probe_every: float = 30.0, connect_grace: float = 1.5) -> None:
+                 probe_every: float = 30.0, connect_grace: float = 1.5,
+                 printer_settings: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.t = Catalogue(VI, EN, language)
         #: The language each citizen starts in.
@@ -595,7 +609,12 @@ class KioskApp(App[None]):
         self.url = url
         self.device = device
         self.printer_spec = printer_spec
-        self.paper_mm = paper_mm
+        #: This kiosk's own printer settings (paper, dots, qr, image_align,
+        #: check_status); what is not given here comes from the center's
+        #: ``[printer]`` section, then the defaults.
+        self.printer_settings: dict[str, Any] = dict(printer_settings or {})
+        if paper_mm is not None:
+            self.printer_settings["paper"] = paper_mm
         self.home_after = home_after
         self.idle_after = idle_after
         self.clock = clock or utc_now
@@ -617,6 +636,16 @@ class KioskApp(App[None]):
         self._printer_observed = False
         self._printer_problem: tuple[str, str] | None = None
         self._printer_reported: tuple[bool, str | None] | None = None
+        #: "online", "unknown" (the printer never answers DLE EOT) or "unchecked".
+        #: "unknown" is reported to the server as problem "status_unknown" (ok).
+        self.printer_status = "unchecked"
+        self._status_detail = ""
+        # One ticket on the printer at a time (a 9,600 baud printer takes
+        # seconds per ticket), and no probe in the middle of one.
+        self._printer_lock = threading.Lock()
+        # Outcomes of prints that finished before their ticket screen showed.
+        self._print_states: dict[str, str] = {}
+        self._warmed_for: str | None = None
         self._last_input = time.monotonic()
         self._center_seen: dict[str, Any] | None = None
 
@@ -664,6 +693,8 @@ class KioskApp(App[None]):
         task.add_done_callback(self._client_stopped)
         self.set_timer(self.connect_grace, self._grace_over)
         self.set_interval(min(1.0, max(0.05, self.idle_after / 5)), self._check_idle)
+        if self.printing:
+            self._warm_printer(None)  # fonts loaded before the first citizen, not during
         if self._printer_probeable():
             self._probe_printer()
             self.set_interval(self.probe_every, self._maybe_probe)
@@ -716,6 +747,8 @@ class KioskApp(App[None]):
         if message.snapshot and self.center != self._center_seen:
             # First contact, or the center's configuration changed.
             self._center_seen = dict(self.center)
+            if self.printing:
+                self._warm_printer(dict(self.center))
             await self.home.recompose()
             self.home.focus_first()
         self.home.refresh_queues()
@@ -804,8 +837,15 @@ class KioskApp(App[None]):
         if self.pending is not None:
             return
         self.pending = choice
-        self.show(IssuingScreen())
         self._issue(choice)
+        # "Issuing…" only if the server takes a moment: it usually answers in
+        # a few milliseconds, and drawing a screen meanwhile would hold up
+        # the reply, the paper and the number on screen.
+        self.set_timer(ISSUING_SCREEN_AFTER, lambda: self._show_issuing(choice))
+
+    def _show_issuing(self, choice: Choice) -> None:
+        if self.pending is choice and not isinstance(self.screen, IssuingScreen):
+            self.show(IssuingScreen())
 
     @work(exclusive=True, group="issue", exit_on_error=False)
     async def _issue(self, choice: Choice) -> IssueOutcome:
@@ -819,7 +859,10 @@ class KioskApp(App[None]):
                 await self.client.wait_ready(timeout=left)
                 reply = await self.client.request("issue", timeout=min(self.reply_timeout, left),
                                                   **choice.fields())
-                return IssueOutcome(choice, issued=IssuedTicket.from_reply(reply))
+                issued = IssuedTicket.from_reply(reply)
+                if self.printing:
+                    await self._paper_first(issued)
+                return IssueOutcome(choice, issued=issued)
             except ServerError as e:
                 return IssueOutcome(choice, refused=e)
             except AuthError:
@@ -834,10 +877,8 @@ class KioskApp(App[None]):
         self.pending = None
         if outcome is not None and outcome.issued is not None:
             issued = outcome.issued
-            printing = self.printer_spec.strip().lower() not in ("none", "off", "no", "")
-            self.show(TicketScreen(issued, "printing" if printing else "none"))
-            if printing:
-                self._start_print(issued)
+            state = self._print_states.pop(issued.number, "printing") if self.printing else "none"
+            self.show(TicketScreen(issued, state))
         elif outcome is not None and outcome.refused is not None:
             self.show(MessageScreen("refused_title", outcome.refused.text(self.t.language)))
         else:
@@ -845,39 +886,80 @@ class KioskApp(App[None]):
 
     # --- printing ------------------------------------------------------------
 
+    @property
+    def printing(self) -> bool:
+        """Whether this kiosk has a printer."""
+        return self.printer_spec.strip().lower() not in ("none", "off", "no", "")
+
+    def print_options(self) -> Any:
+        """The printer's options: this kiosk's settings over the center's ``[printer]``."""
+        from motcua.printer import PrinterOptions
+
+        center = self.center.get("printer") if self.center else None
+        try:
+            return PrinterOptions.from_settings(center, self.printer_settings)
+        except (TypeError, ValueError) as e:
+            log.error("printer settings %r over the center's %r: %s; using this kiosk's only",
+                      self.printer_settings, center, e)
+            return PrinterOptions.from_settings(self.printer_settings)
+
     def make_slip(self, issued: IssuedTicket) -> Any:
         """The printed ticket for a confirmed number, in the current language."""
-        from motcua.printer import TicketSlip
+        from .slip import build_slip
 
-        t = issued.ticket
-        proc = self.procedure(t.get("procedure"))
-        group = self.priority_group(t.get("priority"))
-        return TicketSlip(
-            center=self.center_name(), number=issued.number,
-            department=self.department_name(t["department"]),
-            procedure=self.t.pick(proc) if proc else None,
-            ahead=issued.ahead, wait_minutes=issued.wait_minutes,
-            issued_at=issued.issued_local(self.center),
-            counters=[self.t("counter_name", n=n) for n in counters_for(self.center,
-                                                                           t["department"])],
-            qr=qr_payload(t, issued.link), footer=self.t("slip_footer"),
-            priority=self.t.pick(group) if group else None, language=self.t.language)
+        return build_slip(self.center, issued, self.t)
 
-    def _start_print(self, issued: IssuedTicket) -> None:
+    async def _paper_first(self, issued: IssuedTicket) -> None:
+        """Start printing, and keep the event loop idle until the top of the
+        ticket is on its way (at most PAPER_FIRST_WAIT): the ticket screen,
+        composed next, would otherwise hold the print thread back."""
+        started = self._start_print(issued)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + PAPER_FIRST_WAIT
+        while started is not None and not started.is_set() and loop.time() < deadline:
+            await asyncio.sleep(0.001)
+
+    def _start_print(self, issued: IssuedTicket) -> threading.Event | None:
         try:
             slip = self.make_slip(issued)
+            options = self.print_options()
         except Exception as e:  # noqa: BLE001 - a broken printer module must not stop the kiosk
             log.exception("could not build the ticket slip")
             self._printed(PrintOutcome(issued.number, False, "error", str(e)))
-            return
-        self._print_slip(issued.number, slip)
+            return None
+        started = threading.Event()
+        self._print_slip(issued.number, slip, options, started)
+        return started
 
-    @work(thread=True, exclusive=True, group="print", exit_on_error=False)
-    def _print_slip(self, number: str, slip: Any) -> PrintOutcome:
+    @work(thread=True, group="print", exit_on_error=False)
+    def _print_slip(self, number: str, slip: Any, options: Any,
+                    started: threading.Event | None = None) -> PrintOutcome:
         from motcua.printer import print_ticket
 
-        result = print_ticket(slip, self.printer_spec, self.paper_mm, timeout=self.print_timeout)
-        return PrintOutcome(number, result.ok, result.problem, result.detail)
+        # After a printer left a status query unanswered, ask again (it may
+        # have been busy) but do not keep each citizen waiting long for it.
+        wait = 0.1 if self.printer_status == "unknown" else 0.5
+        with self._printer_lock:
+            result = print_ticket(slip, self.printer_spec, options, timeout=self.print_timeout,
+                                  status_wait=wait, started=started)
+        return PrintOutcome(number, result.ok, result.problem, result.detail, result.status)
+
+    @work(thread=True, group="print-warm", exit_on_error=False)
+    def _warm_printer(self, center: dict[str, Any] | None) -> None:
+        """Load the printer code and fonts, and draw the lines every ticket of
+        this center repeats (its name, the labels), while nobody waits."""
+        from motcua.printer import ticket_bytes, warm_up
+
+        with self._printer_lock:
+            options = self.print_options()
+            if center is None:
+                warm_up(options)
+                return
+            for dept in center.get("departments", []):
+                sample = IssuedTicket({"id": 0, "day": "", "number": f"{dept['letter']}000",
+                                       "department": dept["code"], "issued_at": time.time()},
+                                      0, None, False)
+                ticket_bytes(self.make_slip(sample), options)
 
     def _printer_probeable(self) -> bool:
         kind = self.printer_spec.split(":", 1)[0].strip().lower()
@@ -893,30 +975,49 @@ class KioskApp(App[None]):
     @work(thread=True, exclusive=True, group="probe", exit_on_error=False)
     def _probe_printer(self) -> PrintOutcome:
         """Ask the printer whether it can print (at start, and while it is
-        faulty, so staff see it recover without waiting for a citizen)."""
+        faulty, so staff see it recover without waiting for a citizen).
+        A printer that does not answer is taken as able: it prints."""
         from motcua.printer import check_status, open_printer
 
         printer = None
-        try:
-            printer = open_printer(self.printer_spec, timeout=self.print_timeout)
-            problem, detail, _ = check_status(printer)
-            return PrintOutcome(None, problem is None, problem, detail)
-        except Exception as e:  # noqa: BLE001 - any failure means "cannot print"
-            problem = "timeout" if isinstance(e, TimeoutError) else "offline"
-            return PrintOutcome(None, False, problem, f"{type(e).__name__}: {e}")
-        finally:
-            if printer is not None:
-                try:
-                    printer.close()
-                except Exception:  # noqa: BLE001
-                    pass
+        with self._printer_lock:
+            try:
+                printer = open_printer(self.printer_spec, timeout=self.print_timeout)
+                if not self.print_options().check_status:
+                    return PrintOutcome(None, True, None, "connected (status not checked)")
+                st = check_status(printer)
+                return PrintOutcome(None, st.problem is None, st.problem, st.detail,
+                                    "online" if st.known else "unknown")
+            except Exception as e:  # noqa: BLE001 - any failure means "cannot print"
+                problem = "timeout" if isinstance(e, TimeoutError) else "offline"
+                return PrintOutcome(None, False, problem, f"{type(e).__name__}: {e}")
+            finally:
+                if printer is not None:
+                    try:
+                        printer.close()
+                    except Exception:  # noqa: BLE001
+                        pass
 
     def _printed(self, outcome: PrintOutcome) -> None:
-        if outcome.number is not None and isinstance(self.screen, TicketScreen) \
-                and self.screen.issued.number == outcome.number:
-            self.screen.set_print_state("printed" if outcome.ok else "failed")
+        if outcome.number is not None:
+            state = "printed" if outcome.ok else "failed"
+            if isinstance(self.screen, TicketScreen) and self.screen.issued.number == outcome.number:
+                self.screen.set_print_state(state)
+            elif self.pending is not None:
+                # Printed before its ticket screen came up: it will show this.
+                self._print_states[outcome.number] = state
         if not outcome.ok:
             log.warning("printer problem: %s (%s)", outcome.problem, outcome.detail)
+        elif outcome.status != self.printer_status and outcome.status != "unchecked":
+            if outcome.status == "unknown":
+                log.warning("printer %s does not answer status queries: printing without "
+                            "knowing its paper (%s)", self.printer_spec, outcome.detail)
+            else:
+                log.info("printer %s answers status queries again", self.printer_spec)
+        if outcome.ok and outcome.status != "unchecked":
+            self.printer_status = outcome.status
+            if outcome.status == "unknown":
+                self._status_detail = outcome.detail
         self.printer_ok = outcome.ok
         self._printer_observed = True
         self._printer_problem = None if outcome.ok else (outcome.problem or "error",
@@ -929,16 +1030,21 @@ class KioskApp(App[None]):
         """Tell the server the printer's state when it differs from what the
         server knows, so staff see a printer alert (and its end)."""
         problem = self._printer_problem
-        want = (self.printer_ok, problem[0] if problem and not self.printer_ok else None)
+        if self.printer_ok and self.printer_status == "unknown":
+            # It prints, but would not tell us it ran out of paper: staff
+            # should know to look at it now and then.
+            problem = ("status_unknown", self._status_detail)
+        want = (self.printer_ok, problem[0] if problem else None)
         if not self._printer_observed or want == self._printer_reported \
                 or not self.client.connected:
             return
         known = next((p for p in self.client.state.printers if p.get("device") == self.device),
                      None)
-        if self._printer_reported is None and self.printer_ok and (known is None or known["ok"]):
+        if self._printer_reported is None and want == (True, None) \
+                and (known is None or known["ok"]):
             return  # a healthy printer nobody worried about: nothing to say
         fields: dict[str, Any] = {"ok": self.printer_ok}
-        if not self.printer_ok and problem:
+        if problem:
             fields["problem"] = problem[0][:40]
             fields["detail"] = problem[1][:200]
         try:

@@ -57,6 +57,7 @@ VI: dict[str, str] = {
     "done": "Xong",
     "auto_home": "Màn hình tự trở về trang đầu sau {n} giây.",
     "slip_footer": "Xin cảm ơn! Vui lòng chờ gọi số.",
+    "slip_number": "SỐ THỨ TỰ",
     # refusals and faults
     "refused_title": "Chưa thể lấy số",
     "refused_hint": "Xin liên hệ cán bộ hướng dẫn nếu cần hỗ trợ.",
@@ -118,6 +119,7 @@ EN: dict[str, str] = {
     "done": "Done",
     "auto_home": "This screen returns to the start in {n} seconds.",
     "slip_footer": "Thank you! Please wait for your number to be called.",
+    "slip_number": "YOUR NUMBER",
     "refused_title": "No ticket could be issued",
     "refused_hint": "Please ask a staff member if you need help.",
     "issue_failed": "No ticket was issued: the server could not be reached. "

@@ -94,11 +94,9 @@ def _hash_pin(args: argparse.Namespace) -> int:
 
 def _print_preview(args: argparse.Namespace) -> int:
     # Imported here: python-escpos is slow to import and configures logging.
-    from motcua.printer.cli import preview
+    from motcua.printer.cli import run
 
-    preview(args.out, args.paper, args.lang)
-    print(f"{args.out}: {args.paper} mm")
-    return 0
+    return run(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,11 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("file")
     c.set_defaults(func=_config_check)
 
-    p = sub.add_parser("print-preview", help="write a PNG of a sample ticket",
-                       description="Write a PNG of what a ticket looks like (58 or 80 mm paper).")
-    p.add_argument("--out", default="ticket.png", help="PNG file to write (default ticket.png)")
-    p.add_argument("--paper", type=int, choices=(58, 80), default=80)
-    p.add_argument("--lang", choices=("vi", "en"), default="vi")
+    p = sub.add_parser("print-preview", help="write a PNG of the ticket a kiosk prints",
+                       description="Write a PNG of the ticket a kiosk of this center prints, "
+                                   "drawn from the very ESC/POS bytes it sends.")
+    from motcua.printer.cli import add_arguments
+
+    add_arguments(p)
     p.set_defaults(func=_print_preview)
 
     p = sub.add_parser("hash-pin", help="hash an officer PIN for the center file")

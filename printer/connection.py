@@ -17,14 +17,17 @@ from __future__ import annotations
 import logging
 import re
 import socket
+import threading
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from escpos.constants import RT_STATUS_ONLINE, RT_STATUS_PAPER
 from escpos.escpos import Escpos
 from escpos.exceptions import DeviceNotFoundError
 
-from .ticket import TicketSlip, render
+from .options import PrinterOptions
+from .ticket import TicketSlip, ticket_chunks
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,11 @@ OFFLINE = "offline"
 PAPER_OUT = "paper_out"
 TIMEOUT = "timeout"
 ERROR = "error"
+
+# What was known about the printer before a ticket was sent (PrintResult.status).
+ONLINE = "online"
+UNKNOWN = "unknown"
+UNCHECKED = "unchecked"
 
 
 @dataclass(frozen=True)
@@ -164,6 +172,11 @@ def open_printer(spec: str | PrinterSpec, *, timeout: float = 5.0, profile: str 
     else:  # pragma: no cover - parse_printer_spec only returns known kinds
         raise ValueError(f"unsupported printer kind {s.kind!r}")
     p.open()
+    if s.kind == "tcp":
+        # A ticket goes out as a few chunks, the first as soon as it is drawn:
+        # without this, Nagle's algorithm holds each one back until the
+        # printer acknowledges the previous one (up to 200 ms on some).
+        p.device.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return p
 
 
@@ -174,18 +187,35 @@ class PrintResult:
     ``problem`` is None when ok, else one of "offline", "paper_out", "timeout",
     "error"; ``detail`` is a human-readable explanation for logs / staff screens.
     ``paper_low`` is True when the printer reported its paper near-end sensor
-    (the ticket still printed; staff should change the roll soon).
+    (the ticket still printed; staff should change the roll soon).  ``status``
+    says what was known before printing: "online" (the printer answered),
+    "unknown" (it was asked and did not answer: many cheap printers never do,
+    and the ticket is printed anyway) or "unchecked" (not asked, or the
+    connection cannot answer).
     """
 
     ok: bool
     problem: str | None
     detail: str
     paper_low: bool = False
+    status: str = UNCHECKED
 
 
-def _can_read(printer) -> bool:
-    # Only transports that implement _read (Network, Usb, Serial) can answer
-    # status queries; File and Dummy are write-only.
+class PrinterStatus(NamedTuple):
+    """What DLE EOT told about a printer (see :func:`check_status`)."""
+
+    problem: str | None   # None, OFFLINE or PAPER_OUT
+    detail: str
+    paper_low: bool = False
+    known: bool = True    # False: no understandable answer; it may still print
+
+
+def can_answer(printer) -> bool:
+    """Whether ``printer``'s connection can carry a status answer back.
+
+    Only transports that implement _read (Network, Usb, Serial) can; File and
+    Dummy are write-only.
+    """
     return type(printer)._read is not Escpos._read
 
 
@@ -197,38 +227,75 @@ _OFFLINE_BIT = 0x08     # DLE EOT 1, bit 3
 _NEAR_END_BITS = 0x0C   # DLE EOT 4, bits 2-3
 _PAPER_END_BITS = 0x60  # DLE EOT 4, bits 5-6
 
+#: How long to wait for a DLE EOT answer.  A printer that answers does so in a
+#: few milliseconds (real-time commands skip the print buffer); one that has
+#: not answered by then never will, and the citizen is waiting.
+STATUS_WAIT = 0.5
 
-class _NoAnswer(Exception):
-    pass
+
+def _read_within(printer, wait: float) -> bytes:
+    """Read whatever the printer sent, waiting at most ``wait`` seconds (b"" if nothing)."""
+    from escpos.printer import Network, Serial, Usb
+
+    device = printer.device
+    if isinstance(printer, Network):
+        before = device.gettimeout()
+        device.settimeout(wait)
+        try:
+            return device.recv(16)
+        except TimeoutError:
+            return b""
+        finally:
+            device.settimeout(before)
+    if isinstance(printer, Serial):
+        before = device.timeout
+        device.timeout = wait
+        try:
+            return device.read(16)
+        finally:
+            device.timeout = before
+    if isinstance(printer, Usb):
+        try:
+            return bytes(device.read(printer.in_ep, 16, timeout=max(1, int(wait * 1000))))
+        except Exception as exc:  # noqa: BLE001 - pyusb is optional: match its timeout by name
+            if type(exc).__name__ == "USBTimeoutError":
+                return b""
+            raise
+    return printer._read()  # another transport: its own timeout applies
 
 
-def _status_byte(printer, query: bytes) -> int | None:
-    answer = printer.query_status(query)
+def _status_byte(printer, query: bytes, wait: float) -> int | None:
+    """The answer to one DLE EOT query; None if none came or it is not a status byte."""
+    printer._raw(query)
+    answer = _read_within(printer, wait)
     if not answer:
-        # Serial returns b"" on timeout; a TCP peer that closed returns b"" too.
-        raise _NoAnswer("printer did not answer the status query")
+        return None
     byte = answer[-1]
     return byte if byte & _FIXED_MASK == _FIXED_VALUE else None
 
 
-def check_status(printer) -> tuple[str | None, str, bool]:
-    """Ask a connected printer whether it can print: (problem or None, detail, paper_low).
+def check_status(printer, wait: float = STATUS_WAIT) -> PrinterStatus:
+    """Ask a connected printer whether it can print, waiting ``wait`` s for each answer.
 
-    Uses DLE EOT 1 (online) and DLE EOT 4 (paper sensor) through python-escpos'
-    ``query_status``.  Paper-out is reported in preference to offline because
-    printers go offline *because* the paper ran out.  Exceptions (timeouts,
-    broken connections) propagate to the caller.
+    Uses DLE EOT 1 (online) and DLE EOT 4 (paper sensor).  Paper-out is
+    reported in preference to offline because printers go offline *because*
+    the paper ran out.  A printer that does not answer the first query is not
+    asked the second: the result is ``known=False`` with no problem, since most
+    such printers print fine.  Broken connections raise.
     """
-    online = _status_byte(printer, RT_STATUS_ONLINE)
-    paper = _status_byte(printer, RT_STATUS_PAPER)
+    online = _status_byte(printer, RT_STATUS_ONLINE, wait)
+    if online is None:
+        return PrinterStatus(None, "status unknown: the printer did not answer DLE EOT",
+                             known=False)
+    paper = _status_byte(printer, RT_STATUS_PAPER, wait)
     if paper is not None and paper & _PAPER_END_BITS:
-        return PAPER_OUT, "printer reports paper out", False
-    if online is not None and online & _OFFLINE_BIT:
-        return OFFLINE, "printer reports it is offline (cover open or error)", False
-    low = paper is not None and bool(paper & _NEAR_END_BITS)
-    if online is None or paper is None:
-        return None, "printer status not understood; printing anyway", low
-    return None, "printer online" + ("; paper near end" if low else ""), low
+        return PrinterStatus(PAPER_OUT, "printer reports paper out")
+    if online & _OFFLINE_BIT:
+        return PrinterStatus(OFFLINE, "printer reports it is offline (cover open or error)")
+    if paper is None:
+        return PrinterStatus(None, "printer online; paper sensor not reported", known=False)
+    low = bool(paper & _NEAR_END_BITS)
+    return PrinterStatus(None, "printer online" + ("; paper near end" if low else ""), low)
 
 
 def _classify(exc: BaseException) -> tuple[str, str]:
@@ -247,7 +314,7 @@ def _classify(exc: BaseException) -> tuple[str, str]:
         # pyusb found no libusb on this machine: a setup problem, not a printer fault.
         return ERROR, ("USB printing needs libusb-1.0 installed on this machine "
                        "(Debian: libusb-1.0-0)")
-    timed_out = isinstance(exc, _NoAnswer) or any(isinstance(x, TimeoutError) for x in chain)
+    timed_out = any(isinstance(x, TimeoutError) for x in chain)
     if timed_out or names & {"USBTimeoutError", "SerialTimeoutException"}:
         return TIMEOUT, f"printer did not answer in time ({text})"
     unreachable = any(isinstance(x, (DeviceNotFoundError, OSError)) for x in chain)
@@ -273,18 +340,23 @@ def _finish_network(printer, timeout: float) -> None:
         pass  # the data was sent; a slow or abrupt close is not a failed print
 
 
-def print_ticket(slip: TicketSlip, spec: str, paper_mm: int = 80, timeout: float = 5.0, *,
-                 check_status_first: bool = True, profile: str | None = None,
-                 native_qr: bool = True) -> PrintResult:
+def print_ticket(slip: TicketSlip, spec: str, options: PrinterOptions | None = None,
+                 timeout: float = 5.0, *, status_wait: float = STATUS_WAIT,
+                 profile: str | None = None,
+                 started: threading.Event | None = None) -> PrintResult:
     """Print ``slip`` on the printer chosen by ``spec``; blocking, never raises for printer faults.
 
-    Where the connection can answer (TCP, USB, serial) the printer's online and
-    paper status are checked first and nothing is printed if it cannot print.
-    Set ``check_status_first=False`` for printers or bridges that never answer
-    status queries (they would otherwise always fail with "timeout").
-    A bad ``spec`` gives problem "error" too, so the kiosk's worker thread never
-    has to catch anything.
+    Where the connection can answer (TCP, USB, serial) and
+    ``options.check_status`` is set, the printer is asked for its status first
+    (waiting ``status_wait`` s) and nothing is printed if it says it cannot
+    print.  A printer that does not answer gets the ticket all the same, with
+    ``status="unknown"`` in the result.  ``timeout`` bounds connecting and
+    writing.  ``started`` is set once the top of the ticket has been written
+    (or printing has ended without it), for a caller that wants the paper
+    moving before it does anything else.  A bad ``spec`` gives problem
+    "error" too, so the kiosk's worker thread never has to catch anything.
     """
+    opts = options or PrinterOptions()
     try:
         parsed = parse_printer_spec(spec)
     except ValueError as exc:
@@ -294,20 +366,23 @@ def print_ticket(slip: TicketSlip, spec: str, paper_mm: int = 80, timeout: float
     printer = None
     try:
         printer = open_printer(parsed, timeout=timeout, profile=profile)
-        paper_low = False
-        detail = "printed"
-        if check_status_first and _can_read(printer):
-            problem, status_detail, paper_low = check_status(printer)
-            if problem:
-                log.warning("printer %s: %s", spec, status_detail)
-                return PrintResult(False, problem, status_detail)
+        status, paper_low, detail = UNCHECKED, False, "printed"
+        if opts.check_status and can_answer(printer):
+            st = check_status(printer, status_wait)
+            if st.problem:
+                log.warning("printer %s: %s", spec, st.detail)
+                return PrintResult(False, st.problem, st.detail, status=ONLINE)
+            status, paper_low = (ONLINE if st.known else UNKNOWN), st.paper_low
             if paper_low:
                 log.warning("printer %s: paper near end", spec)
-            detail = f"printed ({status_detail})"
-        render(slip, printer, paper_mm, native_qr=native_qr)
+            detail = f"printed ({st.detail})"
+        for chunk in ticket_chunks(slip, opts):
+            printer._raw(chunk)
+            if started is not None:
+                started.set()
         if parsed.kind == "tcp":
             _finish_network(printer, timeout)
-        return PrintResult(True, None, detail, paper_low)
+        return PrintResult(True, None, detail, paper_low, status)
     except Exception as exc:  # noqa: BLE001 - the contract is "never raises"
         problem, detail = _classify(exc)
         if problem == ERROR and not detail.startswith("USB printing needs"):
@@ -316,6 +391,8 @@ def print_ticket(slip: TicketSlip, spec: str, paper_mm: int = 80, timeout: float
             log.warning("printing ticket %s on %s failed: %s", slip.number, spec, detail)
         return PrintResult(False, problem, detail)
     finally:
+        if started is not None:
+            started.set()
         if printer is not None:
             try:
                 printer.close()

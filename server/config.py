@@ -25,6 +25,11 @@ ROLES = ("kiosk", "counter", "display", "rating", "admin")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PLACEMENTS = ("front", "back", "original")
 CALL_POLICIES = ("oldest_first", "preference")
+# The [printer] section's values; printer/options.py holds the same lists (a
+# test checks) but the server does not import the printer package.
+PRINTER_PAPER = (58, 80)
+PRINTER_QR = ("native", "raster")
+PRINTER_IMAGE_ALIGN = ("command", "padded")
 
 #: The five SIPAS criteria a negative rating may name as its reason.
 SIPAS_CRITERIA: dict[str, tuple[str, str]] = {
@@ -135,6 +140,9 @@ class CenterConfig:
     tokens: dict[str, str] = field(default_factory=dict)
     #: The citizen web's settings (``[web]``: the public address, the gateway).
     web: WebSettings = field(default_factory=WebSettings)
+    #: The kiosks' printer model, as far as the center file says (``[printer]``):
+    #: only the settings given, each kiosk's command line may override them.
+    printer: dict[str, Any] = field(default_factory=dict)
 
     # Lookup tables built once; the dataclass stays frozen for callers.
     def __post_init__(self) -> None:
@@ -207,6 +215,7 @@ class CenterConfig:
                 for c in self.counters
             ],
             "officers": [{"id": o.id, "name": o.name} for o in self.officers],
+            "printer": dict(self.printer),
             "priority_groups": [
                 {"code": g.code, "vi": g.vi, "en": g.en} for g in self.priority_groups
             ],
@@ -323,7 +332,7 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
     """
     c = _Checker()
     c.unknown(data, {"center", "queue", "rating", "priority_groups", "departments",
-                     "counters", "officers", "devices", "web"}, "")
+                     "counters", "officers", "devices", "web", "printer"}, "")
 
     center = c.get(data, "center", "", dict, default={}) or {}
     c.unknown(center, {"name", "name_en", "timezone", "opens", "closes", "last_ticket",
@@ -520,6 +529,9 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
             c.err(f"{p}.pin_hash", "must be a hash from `motcua hash-pin`, not a plain PIN")
         officers.append(Officer(oid, c.text(o, "name", p), ph))
 
+    printer = _printer_settings(c, c.get(data, "printer", "", dict, required=False,
+                                         default={}) or {})
+
     devices = c.get(data, "devices", "", dict, default={}) or {}
     tokens: dict[str, str] = {}
     for role, token in devices.items():
@@ -544,8 +556,40 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
         rating_levels=tuple(sorted(levels, key=lambda r: -r.value)),
         priority_groups=tuple(groups), departments=tuple(departments),
         counters=tuple(sorted(counters, key=lambda x: x.number)), officers=tuple(officers),
-        tokens=tokens, web=web,
+        tokens=tokens, web=web, printer=printer,
     )
+
+
+def _printer_settings(c: _Checker, raw: dict[str, Any]) -> dict[str, Any]:
+    """The ``[printer]`` section: what every kiosk's printer is (cheap clones
+    differ from Epson's in ways no program can ask them)."""
+    c.unknown(raw, {"paper", "dots", "qr", "image_align", "check_status"}, "printer")
+    out: dict[str, Any] = {}
+    paper = c.get(raw, "paper", "printer", int, required=False)
+    if paper is not None:
+        if paper in PRINTER_PAPER:
+            out["paper"] = paper
+        else:
+            c.err("printer.paper", "must be 58 or 80 (mm)")
+    dots = c.get(raw, "dots", "printer", int, required=False)
+    if dots is not None:
+        top = (paper if paper in PRINTER_PAPER else 80) * 8
+        if dots % 8 or not 256 <= dots <= top:
+            c.err("printer.dots", f"must be a multiple of 8 between 256 and {top} "
+                                  "(the printable width in dots, e.g. 384, 512 or 576)")
+        else:
+            out["dots"] = dots
+    for key, allowed in (("qr", PRINTER_QR), ("image_align", PRINTER_IMAGE_ALIGN)):
+        value = c.get(raw, key, "printer", str, required=False)
+        if value is not None:
+            if value in allowed:
+                out[key] = value
+            else:
+                c.err(f"printer.{key}", f"must be one of {', '.join(allowed)}")
+    check = c.get(raw, "check_status", "printer", bool, required=False)
+    if check is not None:
+        out["check_status"] = check
+    return out
 
 
 def load_config(path: str | Path | None = None) -> CenterConfig:

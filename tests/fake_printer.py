@@ -9,6 +9,8 @@ does, according to ``mode``:
 - ``"paper_out"`` paper end (and therefore offline, as real printers report)
 - ``"offline"``   offline (cover open), paper present
 - ``"silent"``    accepts and records data but never answers status queries
+  (many cheap printers, and bridges that pass data one way only)
+- ``"online_only"`` answers DLE EOT 1 (online) but not DLE EOT 4 (no paper sensor)
 
 Usage::
 
@@ -41,6 +43,7 @@ _ANSWERS: dict[str, dict[int, int]] = {
     "paper_out": {1: 0x12 | 0x08, 2: 0x12 | 0x20, 3: 0x12, 4: 0x12 | 0x60},
     "offline": {1: 0x12 | 0x08, 2: 0x12 | 0x04, 3: 0x12, 4: 0x12},
     "silent": {},
+    "online_only": {1: 0x12},
 }
 MODES = tuple(_ANSWERS)
 # An Automatic Status Back block: 4 bytes, "online, paper present".
@@ -65,6 +68,9 @@ class FakePrinter:
         self._data = bytearray()
         self._jobs: list[bytes] = []       # bytes of each finished connection
         self._queries: list[int] = []      # n of every DLE EOT n seen
+        # Per connection: (time.perf_counter() at arrival, bytes so far).
+        self._arrivals: list[list[tuple[float, int]]] = []
+        self._live: list[bytearray] = []
         self._stopping = threading.Event()
 
     # ------------------------------------------------------------------ control
@@ -133,6 +139,30 @@ class FakePrinter:
             self._data.clear()
             self._jobs.clear()
             self._queries.clear()
+            self._arrivals.clear()
+            self._live.clear()
+
+    @property
+    def connections(self) -> int:
+        """How many connections were accepted (since the last :meth:`clear`)."""
+        with self._lock:
+            return len(self._arrivals)
+
+    def arrival_time(self, connection: int, offset: int) -> float | None:
+        """``time.perf_counter()`` when byte ``offset`` of the ``connection``-th
+        connection (in order of acceptance) arrived; None if it has not."""
+        with self._lock:
+            if connection >= len(self._arrivals):
+                return None
+            for at, total in self._arrivals[connection]:
+                if total > offset:
+                    return at
+        return None
+
+    def connection_bytes(self, connection: int) -> bytes:
+        """Bytes received so far on the ``connection``-th connection, finished or not."""
+        with self._lock:
+            return bytes(self._live[connection]) if connection < len(self._live) else b""
 
     def wait_for_jobs(self, count: int = 1, timeout: float = 5.0) -> bool:
         """Wait until ``count`` connections have finished; True if they did in time."""
@@ -155,15 +185,18 @@ class FakePrinter:
                 continue
             except OSError:
                 break  # listener closed by stop()
+            arrivals: list[tuple[float, int]] = []
+            job = bytearray()
             with self._lock:
                 self._clients.append(conn)
-            t = threading.Thread(target=self._serve, args=(conn,), name="fake-printer-conn",
-                                 daemon=True)
+                self._arrivals.append(arrivals)
+                self._live.append(job)
+            t = threading.Thread(target=self._serve, args=(conn, arrivals, job),
+                                 name="fake-printer-conn", daemon=True)
             t.start()
             self._threads.append(t)
 
-    def _serve(self, conn: socket.socket) -> None:
-        job = bytearray()
+    def _serve(self, conn: socket.socket, arrivals: list, job: bytearray) -> None:
         state = 0  # 0: normal, 1: after DLE, 2: after DLE EOT
         try:
             while True:
@@ -173,10 +206,12 @@ class FakePrinter:
                     break
                 if not chunk:
                     break
+                at = time.perf_counter()
                 replies = bytearray()
                 with self._changed:
                     self._data += chunk
                     job += chunk
+                    arrivals.append((at, len(job)))
                     for b in chunk:
                         if state == 2:
                             self._queries.append(b)

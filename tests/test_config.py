@@ -77,3 +77,46 @@ def test_config_check_command(tmp_path):
     proc = run("config", "check", str(good))
     assert proc.returncode == 0 and "14" in proc.stdout
     assert load_config(good).name == load_config(None).name
+
+
+def test_printer_section():
+    """[printer] says what the kiosks' printers are; errors name their field."""
+    from motcua.printer import options
+
+    base = load_config(None)
+    assert base.public()["printer"] == base.printer
+    data = {"printer": {"paper": 80, "dots": 512, "qr": "raster", "image_align": "padded",
+                        "check_status": False}}
+    cfg = parse_config({**_minimal(), **data})
+    assert cfg.public()["printer"] == {"paper": 80, "dots": 512, "qr": "raster",
+                                       "image_align": "padded", "check_status": False}
+    assert options.PrinterOptions.from_settings(cfg.public()["printer"]).width == 512
+    assert parse_config(_minimal()).public()["printer"] == {}  # nothing said: defaults
+    with pytest.raises(ConfigError) as e:
+        parse_config({**_minimal(), "printer": {"paper": 76, "dots": 500, "qr": "image",
+                                                "image_align": "middle", "check_status": "yes",
+                                                "cutter": True}})
+    paths = {p for p, _ in e.value.errors}
+    assert paths == {"printer.paper", "printer.dots", "printer.qr", "printer.image_align",
+                     "printer.check_status", "printer.cutter"}
+    with pytest.raises(ConfigError, match="between 256 and 464"):
+        parse_config({**_minimal(), "printer": {"paper": 58, "dots": 512}})
+
+
+def test_printer_values_agree_with_the_printer_package():
+    """The server checks [printer] without importing the printer code: same lists."""
+    from motcua.printer import options
+    from motcua.server import config
+
+    assert config.PRINTER_PAPER == options.PAPER_MM
+    assert config.PRINTER_QR == options.QR_MODES
+    assert config.PRINTER_IMAGE_ALIGN == options.IMAGE_ALIGNS
+    assert set(options.SETTINGS) == {"paper", "dots", "qr", "image_align", "check_status"}
+
+
+def _minimal() -> dict:
+    return {"center": {"name": "Trung tâm xã"},
+            "departments": [{"code": "HT", "letter": "H", "vi": "Hộ tịch"}],
+            "counters": [{"number": 1, "departments": ["HT"]}],
+            "devices": {role: f"{role}-secret" for role in
+                        ("kiosk", "counter", "display", "rating", "admin")}}

@@ -16,12 +16,14 @@ from typing import AsyncIterator
 from zoneinfo import ZoneInfo
 
 import pytest
+import zxingcpp
 from textual.widgets import Button, Static
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
 
 from conftest import Harness, wait_for
+from escpos_decode import decode, ink_rasters, page
 from fake_printer import FakePrinter
 from motcua.kiosk.app import (
     DepartmentScreen,
@@ -119,14 +121,27 @@ def test_kiosk_logic_imports_no_textual() -> None:
 
 def test_cli_options() -> None:
     from motcua.cli import build_parser
+    from motcua.kiosk.cli import printer_settings
 
     args = build_parser().parse_args(["kiosk", "--url", "ws://10.0.0.2:8765", "--printer",
                                       "tcp:192.0.2.10:9100", "--paper", "58", "--lang", "en"])
     assert (args.url, args.printer, args.paper, args.lang, args.token, args.device) == (
         "ws://10.0.0.2:8765", "tcp:192.0.2.10:9100", 58, "en", "kiosk-demo", "kiosk-1")
     assert callable(args.func)
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["kiosk", "--printer", "lpt1"])
+    assert (args.qr, args.printer_dots, args.image_align, args.check_status) == (
+        None, None, None, None)  # not given: the center's [printer] settings apply
+    args = build_parser().parse_args(["kiosk", "--qr", "raster", "--printer-dots", "512",
+                                      "--image-align", "padded", "--no-status-check"])
+    assert (args.paper, args.qr, args.printer_dots, args.image_align, args.check_status) == (
+        None, "raster", 512, "padded", False)
+    assert printer_settings(args) == {"dots": 512, "qr": "raster", "image_align": "padded",
+                                      "check_status": False}
+    with pytest.raises(SystemExit, match="between 256 and 464"):
+        printer_settings(build_parser().parse_args(["kiosk", "--paper", "58",
+                                                    "--printer-dots", "512"]))
+    for bad in (["--printer", "lpt1"], ["--printer-dots", "500"], ["--qr", "image"]):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["kiosk", *bad])
 
 
 # --- taking a number -----------------------------------------------------------
@@ -415,6 +430,27 @@ async def test_idle_returns_home_from_any_screen(harness: Harness) -> None:
 
 # --- printing ----------------------------------------------------------------------
 
+async def test_ticket_printed_before_its_screen_shows(harness: Harness, tmp_path: Path) -> None:
+    """A printer that takes the whole ticket at once (a device file) may be done
+    before the ticket screen is up: the screen must still say "printed"."""
+    lp = tmp_path / "lp0"
+    async with kiosk(harness.url, printer_spec=f"file:{lp}", home_after=30) as (app, pilot):
+        await ready(app, pilot)
+        for expected in ("A001", "A002"):
+            await take_number_by_keys(app, pilot)
+            screen = await ticket_shown(app, pilot)
+            await until(pilot, lambda: screen.print_state == "printed", 10, "printed")
+            assert text_of(screen, "#print-state") == "Xin mời nhận phiếu bên dưới."
+            assert screen.issued.number == expected
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, HomeScreen), 5, "home")
+            await ready(app, pilot)
+        assert app._print_states == {}
+    tickets = lp.read_bytes()
+    assert [op.text for op in decode(tickets) if op.kind == "text" and op.width > 2] == [
+        "A002"]  # a file printer is rewritten for each ticket: the last one is there
+
+
 async def test_printed_ticket(harness: Harness) -> None:
     with FakePrinter("ok") as printer:
         async with kiosk(harness.url, printer_spec=printer.spec) as (app, pilot):
@@ -429,6 +465,71 @@ async def test_printed_ticket(harness: Harness) -> None:
         assert b"A001" in printer.received
         assert link.encode() in printer.received  # the QR opens the ticket's live page
     assert harness.server.core.meta.printers == {}  # nothing to alert about
+
+
+@pytest.fixture
+async def raster_qr_harness(open_config: CenterConfig, tmp_path: Path) -> AsyncIterator[Harness]:
+    """A center whose kiosk printers lack GS ( k and print 512 dots wide."""
+    config = dataclasses.replace(open_config, printer={"qr": "raster", "dots": 512})
+    h = Harness(config, tmp_path / "r.db")
+    await h.start()
+    try:
+        yield h
+    finally:
+        await h.close()
+
+
+async def test_center_printer_settings_reach_the_paper(raster_qr_harness: Harness) -> None:
+    """[printer] in the center file chooses the raster QR and the 512-dot width;
+    a kiosk's own option overrides the center."""
+    with FakePrinter("ok") as printer:
+        async with kiosk(raster_qr_harness.url, printer_spec=printer.spec) as (app, pilot):
+            await ready(app, pilot)
+            await take_number_by_keys(app, pilot)
+            screen = await ticket_shown(app, pilot)
+            await until(pilot, lambda: screen.print_state == "printed", 10, "printed")
+        assert printer.wait_for_jobs(1)
+        job = printer.jobs[-1]
+        ticket = job[job.index(b"\x1b@"):]
+        assert b"\x1d(k" not in ticket  # no native QR command for this printer
+        assert all(op.dots <= 512 for op in ink_rasters(ticket))
+        found = zxingcpp.read_barcodes(page(ticket, 512))
+        assert [r.text for r in found] == [qr_payload(screen.issued.ticket, screen.issued.link)]
+        assert found[0].text.startswith("http")  # the ticket's live page
+
+        printer.clear()
+        async with kiosk(raster_qr_harness.url, printer_spec=printer.spec,
+                         printer_settings={"qr": "native"}) as (app, pilot):
+            await ready(app, pilot)
+            await take_number_by_keys(app, pilot)
+            screen = await ticket_shown(app, pilot)
+            await until(pilot, lambda: screen.print_state == "printed", 10, "printed")
+        assert printer.wait_for_jobs(1)
+        qrs = [op.text for op in decode(printer.jobs[-1][6:]) if op.kind == "qr"]
+        assert qrs == [qr_payload(screen.issued.ticket, screen.issued.link)]
+
+
+async def test_printer_that_never_answers_status_still_prints(harness: Harness) -> None:
+    """Many cheap printers ignore DLE EOT: the kiosk prints anyway, raises no
+    alert, and records that the printer's status is unknown (on the server too,
+    as printer_status ok with problem "status_unknown")."""
+    with FakePrinter("silent") as printer:
+        async with kiosk(harness.url, printer_spec=printer.spec) as (app, pilot):
+            await ready(app, pilot)
+            await until(pilot, lambda: app.printer_status == "unknown", 5, "probe")
+            assert app.printer_ok  # the start-up probe did not call it faulty
+            await take_number_by_keys(app, pilot)
+            screen = await ticket_shown(app, pilot)
+            await until(pilot, lambda: screen.print_state == "printed", 10, "printed")
+            assert text_of(screen, "#print-state") == "Xin mời nhận phiếu bên dưới."
+            assert app.printer_ok and app.printer_status == "unknown"
+            # Staff are told it prints without a status: not a fault.
+            printers = harness.server.core.meta.printers
+            await wait_for(lambda: "kiosk-test" in printers)
+            assert printers["kiosk-test"]["ok"] is True
+            assert "status unknown" in printers["kiosk-test"]["detail"]
+        assert printer.wait_for_jobs(2)
+        assert any(b"A001" in job and job.endswith(b"\x1dV\x00") for job in printer.jobs)
 
 
 async def test_printer_fault_keeps_the_number_on_screen_and_alerts_staff(
