@@ -9,7 +9,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from .kpi import DIMENSIONS
-from .render import build_table, catalogue, to_csv, to_text, write_csv, write_xlsx
+from .render import (build_table, catalogue, default_filename, to_csv, to_text, write_csv,
+                     write_xlsx)
 
 
 def period(args: argparse.Namespace, today: date) -> tuple[str, str]:
@@ -79,7 +80,7 @@ def _run(args: argparse.Namespace) -> int:
         except ImportError:
             print(t("need_openpyxl"), file=sys.stderr)
             return 2
-        out = Path(args.out or f"bao-cao_{first}_{last}_{args.by}.xlsx")
+        out = Path(args.out or default_filename(first, last, by, args.lang))
         write_xlsx(table, out)
         print(t("written", path=out), file=sys.stderr)
     elif fmt == "csv":
@@ -118,7 +119,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="group rows by (default department; none = center totals only)")
     p.add_argument("--format", choices=("table", "csv", "xlsx"), default="table")
     p.add_argument("--out", help="output file (default: the terminal; for xlsx "
-                                 "bao-cao_<first>_<last>_<by>.xlsx)")
+                                 "bao-cao_theo-<grouping>_<period>.xlsx, or "
+                                 "report_by-<grouping>_<period>.xlsx with --lang en)")
     p.add_argument("--lang", choices=("vi", "en"), default="vi", help="headings language")
     p.add_argument("--config", help="center TOML file (default: built-in sample center)")
     p.add_argument("--cache", help="fact cache file (default <db>.reports.db)")

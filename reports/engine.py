@@ -43,7 +43,7 @@ from .kpi import DIM_FIELD, Report, aggregate
 log = logging.getLogger("motcua.reports")
 
 #: Bump when the fold's definitions change: old caches are rebuilt.
-FACTS_VERSION = 2
+FACTS_VERSION = 3
 
 CACHE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS cache_meta (key TEXT PRIMARY KEY, value TEXT);
