@@ -31,12 +31,18 @@ def _serve(args: argparse.Namespace) -> int:
     db = Path(args.db).resolve()
 
     async def run() -> None:
-        server = MotcuaServer(config, db, host=args.host, port=args.port)
+        server = MotcuaServer(config, db, host=args.host, port=args.port, hub=args.hub)
         await server.start()
         url = f"ws://{args.host}:{server.port}"
         print(f"motcua — {config.name}")
         print(f"  cấu hình / config : {args.config or 'trung tâm mẫu có sẵn / built-in sample center'}")
         print(f"  dữ liệu / database: {db}")
+        if server.hub_url:
+            from urllib.parse import urlsplit
+
+            where = urlsplit(server.hub_url)
+            print(f"  tỉnh / province hub: {where.hostname}:{where.port or 5432}{where.path}"
+                  f" ({config.hub.code or 'site of the credential'})")
         print(f"  địa chỉ / listening: {url}   (HTTP /healthz, /metrics)")
         print(f"  giờ phát số / ticket hours: {config.opens:%H:%M}–{config.last_ticket:%H:%M}"
               f" ({', '.join(config.open_days)})")
@@ -112,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="center TOML file (default: built-in sample center)")
     p.add_argument("--ignore-hours", action="store_true",
                    help="issue tickets at any hour (demos, tests)")
+    p.add_argument("--hub", default=os.environ.get("MOTCUA_HUB"), metavar="URL",
+                   help="ship the event log to the province hub at this PostgreSQL URL "
+                        "(the site's credential from `motcua hub add-site`; or [hub] url)")
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("config", help="cấu hình / configuration tools")
@@ -141,7 +150,7 @@ def _register_apps(sub: argparse._SubParsersAction) -> None:
 
     for module in ("motcua.kiosk.cli", "motcua.counter.cli", "motcua.display.cli",
                    "motcua.reports.cli", "motcua.sim.cli",
-                   "motcua.monitor.cli", "motcua.demo"):
+                   "motcua.monitor.cli", "motcua.demo", "motcua.hub.cli"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as e:

@@ -76,7 +76,7 @@ class MotcuaServer:
     """One center's server. ``await start()``, then ``port`` is known."""
 
     def __init__(self, config: CenterConfig, db_path: str | Path, host: str = "127.0.0.1",
-                 port: int = 8765, clock: Clock = utc_now) -> None:
+                 port: int = 8765, clock: Clock = utc_now, hub: str | None = None) -> None:
         self.config = config
         self.host = host
         self.port = port
@@ -94,6 +94,9 @@ class MotcuaServer:
         self._last_flush = 0.0
         self._recovering = asyncio.Lock()
         self.started_at = _time.time()
+        # The province hub (motcua.hub): a background shipper, if configured.
+        self.hub_url = hub or config.hub.url
+        self.shipper: Any = None
 
     # --- lifecycle ------------------------------------------------------
 
@@ -111,12 +114,21 @@ class MotcuaServer:
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self._tick_task = asyncio.create_task(self._ticker(), name="motcua-tick")
+        if self.hub_url:
+            from motcua.hub.shipper import Shipper
+
+            self.shipper = Shipper(self.store.path, self.hub_url, self.config,
+                                   code=self.config.hub.code, name=self.config.hub.name,
+                                   heartbeat=self.heartbeat)
+            await self.shipper.start()
         log.info("listening on %s:%d", self.host, self.port)
 
     async def stop(self) -> None:
         """Stop listening, close connections, flush and close the database."""
         if self._tick_task:
             self._tick_task.cancel()
+        if self.shipper is not None:
+            await self.shipper.stop()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -173,7 +185,18 @@ class MotcuaServer:
             "# TYPE motcua_changes_total counter",
             f"motcua_changes_total {self.store.changes}",
         ]
+        if self.shipper is not None:
+            lines += self.shipper.metrics_lines()
         return "\n".join(lines) + "\n"
+
+    def heartbeat(self) -> dict[str, Any]:
+        """What the province hub shows of this center right now: queues,
+        counters, printers and today's totals (the snapshot, without the
+        visits awaiting a rating)."""
+        snap = self.core.snapshot()
+        for c in snap["counters"]:
+            c.pop("pending_visit", None)
+        return snap
 
     # --- connections ----------------------------------------------------
 
@@ -390,6 +413,8 @@ class MotcuaServer:
 
     def _broadcast(self, messages: tuple[list[dict[str, Any]], dict[str, Any], dict]) -> None:
         events, depts, totals = messages
+        if self.shipper is not None:
+            self.shipper.poke()  # committed: the hub may have it now
         for msg in events:
             self._send(msg)
         if depts:

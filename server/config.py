@@ -103,6 +103,17 @@ class RatingLevel:
 
 
 @dataclass(frozen=True)
+class HubSettings:
+    """The ``[hub]`` section: this site's code and name at the province hub
+    and, optionally, the hub's URL (with the site's own credential; never
+    shown to clients). ``motcua serve --hub URL`` overrides the URL."""
+
+    code: str | None = None
+    name: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
 class QueueRules:
     max_priority_in_row: int = 2
     call_policy: str = "oldest_first"
@@ -131,6 +142,7 @@ class CenterConfig:
     counters: tuple[Counter, ...]
     officers: tuple[Officer, ...]
     tokens: dict[str, str] = field(default_factory=dict)
+    hub: HubSettings = field(default_factory=HubSettings)
 
     # Lookup tables built once; the dataclass stays frozen for callers.
     def __post_init__(self) -> None:
@@ -319,7 +331,7 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
     """
     c = _Checker()
     c.unknown(data, {"center", "queue", "rating", "priority_groups", "departments",
-                     "counters", "officers", "devices"}, "")
+                     "counters", "officers", "devices", "hub"}, "")
 
     center = c.get(data, "center", "", dict, default={}) or {}
     c.unknown(center, {"name", "name_en", "timezone", "opens", "closes", "last_ticket",
@@ -529,6 +541,16 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
         if role not in devices and "devices" in data:
             c.err(f"devices.{role}", "is required (a token for each role)")
 
+    hub_data = c.get(data, "hub", "", dict, required=False, default={}) or {}
+    c.unknown(hub_data, {"code", "name", "url"}, "hub")
+    hub_code = c.text(hub_data, "code", "hub", required=False, default="") or None
+    if hub_code is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}", hub_code):
+        c.err("hub.code", "must be 1–32 letters, digits, - or _ (the site's code at the hub)")
+    hub_url = c.text(hub_data, "url", "hub", required=False, default="") or None
+    if hub_url is not None and not hub_url.startswith(("postgresql://", "postgres://")):
+        c.err("hub.url", "must be a PostgreSQL URL (postgresql://role:password@host/db)")
+    hub = HubSettings(hub_code, c.text(hub_data, "name", "hub", required=False) or None, hub_url)
+
     if c.errors:
         raise ConfigError(c.errors, source)
     return CenterConfig(
@@ -538,7 +560,7 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
         rating_levels=tuple(sorted(levels, key=lambda r: -r.value)),
         priority_groups=tuple(groups), departments=tuple(departments),
         counters=tuple(sorted(counters, key=lambda x: x.number)), officers=tuple(officers),
-        tokens=tokens,
+        tokens=tokens, hub=hub,
     )
 
 
