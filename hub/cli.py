@@ -253,9 +253,9 @@ def _province(args: argparse.Namespace) -> int:
 
     from .province import ProvinceApp
 
-    quiet_terminal_logging()
-    ProvinceApp(url, language=args.lang, silent_after=args.silent_after,
-                every=args.every).run()
+    with quiet_terminal_logging():
+        ProvinceApp(url, language=args.lang, silent_after=args.silent_after,
+                    every=args.every).run()
     return 0
 
 

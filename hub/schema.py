@@ -42,6 +42,7 @@ MIGRATIONS: list[str] = [
         created_at timestamptz NOT NULL DEFAULT now()
     );
     CREATE FUNCTION hub.my_site() RETURNS smallint LANGUAGE sql STABLE
+        SET search_path = pg_catalog, pg_temp
         AS $$ SELECT id FROM hub.sites WHERE role = current_user $$;
 
     -- A site's event log, exactly as its SQLite file has it, keyed by

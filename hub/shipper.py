@@ -156,7 +156,7 @@ class Shipper:
 
     def _public(self) -> dict[str, Any]:
         public = self.config.public()
-        public["site"] = {"code": self.code, "name": self.name or self.config.name}
+        public["site"] = {"code": self.code, "name": self.name}
         return public
 
     # --- lifecycle ------------------------------------------------------
@@ -302,7 +302,7 @@ class Shipper:
                     "VALUES ($1, $2, $3::jsonb, $4) ON CONFLICT (site_id) DO UPDATE SET "
                     "name = excluded.name, config = excluded.config, digest = excluded.digest, "
                     "updated_at = now()",
-                    site_id, self.name or self.config.name, self._config_json,
+                    site_id, self.name or row["name"], self._config_json,
                     self._config_digest)
         except BaseException:
             conn.terminate()
