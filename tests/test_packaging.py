@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTS = ("server", "kiosk", "counter", "display", "printer", "reports", "sim", "monitor")
+PARTS = ("server", "kiosk", "counter", "display", "printer", "reports", "sim", "monitor", "hub")
 
 
 def test_an_installed_wheel_has_only_the_motcua_package(tmp_path):
@@ -25,7 +25,8 @@ def test_an_installed_wheel_has_only_the_motcua_package(tmp_path):
     assert {t for t in tops if not t.endswith(".dist-info")} == {"motcua"}
     for data in ("motcua/server/sample_center.toml", "motcua/kiosk/kiosk.tcss",
                  "motcua/display/display.tcss", "motcua/counter/counter.tcss",
-                 "motcua/counter/rating.tcss", "motcua/monitor/monitor.tcss"):
+                 "motcua/counter/rating.tcss", "motcua/monitor/monitor.tcss",
+                 "motcua/hub/province.tcss"):
         assert data in names
 
     # Install it into a folder of its own and import every part from there,
