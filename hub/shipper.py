@@ -68,7 +68,7 @@ CREATE TEMP TABLE IF NOT EXISTS ship_facts (
 # row-level security), then one INSERT … SELECT each, checked by the policies.
 INSERT_EVENTS = ("INSERT INTO hub.events (site_id, id, at, day, type, ticket_id, counter, "
                  "officer, device, data) SELECT $1, id, at, day, type, ticket_id, counter, "
-                 "officer, device, data::jsonb FROM ship_events")
+                 "officer, device, data::json FROM ship_events")
 INSERT_FACTS = ("INSERT INTO hub.facts (site_id, event_id, seq, day, kind, dept, proc, counter, "
                 "officer, hour, value) SELECT $1, event_id, seq, day, kind, dept, proc, counter, "
                 "officer, hour, value FROM ship_facts")
@@ -147,6 +147,9 @@ class Shipper:
         # stop() never closes the connection under it.
         self._src_lock = threading.Lock()
         self._stream: FactStream | None = None
+        #: While catching up, the next batch is read and folded (in the worker
+        #: thread) while the current one commits: (after id, its future).
+        self._prefetch: tuple[int, asyncio.Future] | None = None
         self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()
         self._stopping = False
@@ -239,7 +242,11 @@ class Shipper:
         facts: list[KeyedFact] = []
         voids: list[Void] = []
         days: dict[str, date] = {}
-        for r in src.execute(BATCH_SQL, (after, self.batch)):
+        for n, r in enumerate(src.execute(BATCH_SQL, (after, self.batch))):
+            if n & 31 == 31:
+                # Hand the GIL back often: the server's event loop must not
+                # wait a whole switch interval (5 ms) behind this fold.
+                time.sleep(0)
             eid, at, day, type_, tid, counter, officer, device, data = r[:9]
             d = days.get(day)
             if d is None:
@@ -310,22 +317,39 @@ class Shipper:
         self._conn = conn
         self.site_id = site_id
         self.hwm = self.known_mark = int(hwm)
-        self._stream = None  # rebuilt from the local log up to the hub's mark
+        self._drop_prefetch()  # the fold is rebuilt from the local log up to the hub's mark
         self._next_heartbeat = 0.0
+
+    def _drop_prefetch(self) -> None:
+        """Forget a read-ahead batch (its fold went past what the hub has)."""
+        if self._prefetch is not None:
+            self._prefetch[1].add_done_callback(lambda f: f.cancelled() or f.exception())
+            self._prefetch = None
+        self._stream = None
 
     async def _ship_batch(self) -> int:
         """Ship one batch; return how many events went."""
         conn = self._conn
         assert conn is not None and self.hwm is not None and self.site_id is not None
         start = self.hwm
+        pre, self._prefetch = self._prefetch, None
         try:
-            events, facts, voids, top = await asyncio.to_thread(self._prepare, start)
+            if pre is not None and pre[0] == start:
+                events, facts, voids, top = await pre[1]
+            else:
+                if pre is not None:
+                    self._prefetch = pre
+                    self._drop_prefetch()
+                events, facts, voids, top = await asyncio.to_thread(self._prepare, start)
         except BaseException:
             self._stream = None
             raise
         self.local_max = max(self.local_max, top)
         if not events:
             return 0
+        if len(events) >= self.batch:
+            nxt = events[-1][0]
+            self._prefetch = (nxt, asyncio.ensure_future(asyncio.to_thread(self._prepare, nxt)))
         try:
             async with conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", LOCK_NAMESPACE,
@@ -345,7 +369,7 @@ class Shipper:
         except BaseException:
             # Whether or not it committed, the hub's mark says what is there;
             # the folded state went past it, so rebuild it from the log.
-            self._stream = None
+            self._drop_prefetch()
             self.hwm = None
             raise
         now = time.time()
@@ -425,7 +449,7 @@ class Shipper:
         self.state = state
         self.last_error = error
         self.failures += 1
-        self._stream = None
+        self._drop_prefetch()
         self.hwm = None
 
     async def _sleep(self, seconds: float) -> None:

@@ -25,7 +25,7 @@ def event_row(site_id: int, event_id: int) -> tuple:
 
 
 INSERT_EVENT = ("INSERT INTO hub.events (site_id, id, at, day, type, ticket_id, counter, officer, "
-                "device, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)")
+                "device, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::json)")
 
 
 async def ids(hub) -> dict[str, int]:
