@@ -235,7 +235,7 @@ def start_postgres(folder: Path):
 
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o711)
-    return EmbeddedPostgres(folder / "pgdata").start()
+    return EmbeddedPostgres(folder / "pgdata", shared_buffers="1GB").start()
 
 
 async def setup_hub(admin: str, codes: list[str]) -> dict[str, str]:
@@ -310,12 +310,15 @@ def _ship_worker(args: tuple) -> dict:
                 configs[cfg] = load_config(cfg)
             shippers.append((Shipper(db, url, configs[cfg], code=code, batch=2000, poll=0.5,
                                      heartbeat_every=5.0), events_top(db)))
+        parent = os.getppid()
         while time.time() < start_at:
             await asyncio.sleep(0.01)
         t0 = time.perf_counter()
         for s, _ in shippers:
             await s.start()
         while any((s.hwm or 0) < top for s, top in shippers):
+            if os.getppid() != parent:  # the benchmark was stopped: stop too
+                break
             await asyncio.sleep(0.05)
         secs = time.perf_counter() - t0
         failures = sum(s.failures for s, _ in shippers)
@@ -478,6 +481,7 @@ async def report_times(admin: str, days: int) -> dict:
     from motcua.hub.report import hub_report
 
     conn = await asyncpg.connect(admin)
+    conn2 = await asyncpg.connect(admin)
     out = {}
     try:
         first_day = await conn.fetchval("SELECT min(day) FROM hub.facts")
@@ -491,7 +495,7 @@ async def report_times(admin: str, days: int) -> dict:
                 times = []
                 for _ in range(3):
                     t0 = time.perf_counter()
-                    hr = await hub_report(conn, a.isoformat(), b.isoformat(), by)
+                    hr = await hub_report(conn, a.isoformat(), b.isoformat(), by, conn2=conn2)
                     times.append(time.perf_counter() - t0)
                 out[(name, by)] = (statistics.median(times), hr.report.total.issued,
                                    len(hr.report.rows))
@@ -503,6 +507,7 @@ async def report_times(admin: str, days: int) -> dict:
         out["facts"] = await conn.fetchval("SELECT count(*) FROM hub.facts")
     finally:
         await conn.close()
+        await conn2.close()
     return out
 
 
@@ -537,6 +542,7 @@ def main() -> int:
     try:
         if args.phase in ("all", "ingest"):
             urls = asyncio.run(setup_hub(admin, [c for c, _, _ in sites]))
+            results["load_before_ingest"] = os.getloadavg()[0]
             results["baseline"] = asyncio.run(baseline(admin, folder / "center.db"))
             print(f"baseline: COPY {results['baseline']['copy']:,.0f} rows/s, "
                   f"INSERT {results['baseline']['insert']:,.0f} rows/s", flush=True)
@@ -600,6 +606,8 @@ def print_table(r: dict, meta: dict, args: argparse.Namespace) -> None:
     print()
     print(f"motcua province hub benchmark ({os.cpu_count()} cores, PostgreSQL 16 via pgserver, "
           f"Python {sys.version.split()[0]})")
+    print(f"load average now (other work on the machine): "
+          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"province: 1 provincial center + {args.communes} communes, {args.days} open days"
           + (f", {r['tickets']:,} tickets" if "tickets" in r else ""))
     print(f"{'measure':62} {'value':>14}")

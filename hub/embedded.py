@@ -62,8 +62,11 @@ class EmbeddedPostgres:
     only) and starts it; ``stop()`` shuts it down cleanly; ``kill()`` kills
     the server processes outright (a crash, for tests)."""
 
-    def __init__(self, datadir: str | Path, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(self, datadir: str | Path, port: int = 0, host: str = "127.0.0.1",
+                 max_connections: int = 400, shared_buffers: str = "256MB") -> None:
         self.datadir = Path(datadir).resolve()
+        self.max_connections = max_connections
+        self.shared_buffers = shared_buffers
         self.host = host
         self.port = port
         self._user: str | None = None
@@ -157,8 +160,11 @@ class EmbeddedPostgres:
             return self
         if not self.port:
             self.port = free_port(self.host)
+        # Every site holds one connection (a province: 100+ sites), plus
+        # readers and the dashboard: PostgreSQL's default of 100 is too few.
         opts = (f"-c listen_addresses={self.host} -p {self.port} "
-                "-c unix_socket_directories='' -c fsync=on")
+                f"-c unix_socket_directories='' -c fsync=on -c max_connections={self.max_connections} "
+                f"-c shared_buffers={self.shared_buffers}")
         self._run("pg_ctl", "-D", str(self.datadir), "-w", "-t", "60", "-o", opts,
                   "-l", str(self.datadir / "server.log"), "start", timeout=90)
         return self

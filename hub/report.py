@@ -19,6 +19,7 @@ Only the groups' figures come back to Python, never the facts.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from datetime import date
@@ -35,8 +36,10 @@ HUB_DIMENSIONS = (*DIMENSIONS, "site")
 # commune is not counter 3 of another): keyed by (site, key) over several.
 _PER_SITE = ("counter", "officer")
 
-_KEY = {"department": "f.dept", "procedure": "f.proc", "counter": "f.counter",
-        "officer": "f.officer", "hour": "f.hour", "day": "f.day", "site": "s.code"}
+# Text keys compare bytewise ("C"): only Python orders the rows shown.
+_KEY = {"department": 'f.dept COLLATE "C"', "procedure": 'f.proc COLLATE "C"',
+        "counter": "f.counter", "officer": 'f.officer COLLATE "C"', "hour": "f.hour",
+        "day": "f.day", "site": 's.code COLLATE "C"'}
 
 _SCOPE = """
 scope AS (
@@ -47,40 +50,23 @@ scope AS (
     WHERE f.day BETWEEN $1 AND $2 AND f.voided_by IS NULL
 )"""
 
+# Everything but the quantiles in one pass: a count, a count of timed facts
+# and a sum per (group, kind, ok, rating level). The fact's ``ok`` is "within
+# its department's target" for a wait and "satisfied" for a rating, set from
+# the site's own configuration (and re-set when it changes); the pivot into
+# KPIs is a few hundred rows of Python.
 _COUNTS = """
-WITH {scope}, targets AS (
-    SELECT c.site_id, d->>'code' AS dept, (d->>'target_wait')::float8 * 60 AS target
-    FROM hub.site_config c JOIN scope s ON s.id = c.site_id,
-         jsonb_array_elements(c.config->'departments') d
-), happy AS (
-    SELECT c.site_id, (lv->>'value')::float8 AS value
-    FROM hub.site_config c JOIN scope s ON s.id = c.site_id,
-         jsonb_array_elements(c.config->'rating'->'levels') lv
-    WHERE (lv->>'satisfied')::boolean
-)
-SELECT g1, g2, GROUPING(g1, g2) AS total,
-    count(*) FILTER (WHERE f.kind = {ISSUED}) AS issued,
-    count(*) FILTER (WHERE f.kind = {TRANSFERRED_IN}) AS transferred_in,
-    count(*) FILTER (WHERE f.kind = {SERVED}) AS served,
-    count(*) FILTER (WHERE f.kind = {TRANSFERRED}) AS transferred,
-    count(*) FILTER (WHERE f.kind = {NO_SHOW}) AS no_show,
-    count(*) FILTER (WHERE f.kind = {CANCELLED}) AS cancelled,
-    count(*) FILTER (WHERE f.kind = {EXPIRED}) AS expired,
-    count(*) FILTER (WHERE f.kind = {WAIT}) AS waits,
-    avg(f.value) FILTER (WHERE f.kind = {WAIT}) AS wait_mean,
-    count(t.target) AS target_waits,
-    count(*) FILTER (WHERE f.value <= t.target) AS within_target,
-    count(f.value) FILTER (WHERE f.kind IN ({SERVED}, {TRANSFERRED})) AS services,
-    avg(f.value) FILTER (WHERE f.kind IN ({SERVED}, {TRANSFERRED})) AS service_mean,
-    count(*) FILTER (WHERE f.kind = {RATING}) AS rated,
-    count(h.value) AS satisfied
+WITH {scope}
+SELECT g1, g2, GROUPING(g1, g2) AS total, f.kind, f.ok,
+    CASE WHEN f.kind = {RATING} THEN f.value END AS level,
+    count(*) AS n, count(f.value) AS timed, sum(f.value) AS value_sum
 FROM f
-LEFT JOIN targets t ON f.kind = {WAIT} AND t.site_id = f.site_id AND t.dept = f.dept
-LEFT JOIN happy h ON f.kind = {RATING} AND h.site_id = f.site_id AND h.value = f.value
-GROUP BY GROUPING SETS ((g1, g2), ())
+GROUP BY GROUPING SETS ((g1, g2, f.kind, f.ok, CASE WHEN f.kind = {RATING} THEN f.value END),
+                        (f.kind, f.ok, CASE WHEN f.kind = {RATING} THEN f.value END))
 """
 
-# Quantiles sort, so they run on the timed facts only.
+# Quantiles sort, so they run on the timed facts only, and on a second
+# connection at the same time as the counts (same snapshot).
 _QUANTILES = """
 WITH {scope}
 SELECT g1, g2, GROUPING(g1, g2) AS total,
@@ -93,13 +79,6 @@ WHERE f.kind IN ({WAIT}, {SERVED}, {TRANSFERRED}) AND f.value IS NOT NULL
 GROUP BY GROUPING SETS ((g1, g2), ())
 """
 
-_RATINGS = """
-WITH {scope}
-SELECT g1, g2, GROUPING(g1, g2) AS total, f.value::int AS level, count(*) AS n
-FROM f WHERE f.kind = {RATING}
-GROUP BY GROUPING SETS ((g1, g2, f.value), (f.value))
-"""
-
 _KINDS = {"ISSUED": ISSUED, "TRANSFERRED_IN": TRANSFERRED_IN, "SERVED": SERVED,
           "TRANSFERRED": TRANSFERRED, "NO_SHOW": NO_SHOW, "CANCELLED": CANCELLED,
           "EXPIRED": EXPIRED, "WAIT": WAIT, "RATING": RATING}
@@ -109,7 +88,7 @@ def _sql(template: str, by: str | None, per_site: bool) -> str:
     if by is None:
         k1, k2 = "NULL::text", "NULL::text"
     elif by in _PER_SITE and per_site:
-        k1, k2 = "s.code", _KEY[by]
+        k1, k2 = _KEY["site"], _KEY[by]
     else:
         k1, k2 = _KEY[by], "NULL::text"
     scope = _SCOPE.format(k1=k1, k2=k2)
@@ -168,9 +147,10 @@ def _key(by: str | None, per_site: bool, g1: Any, g2: Any) -> Any:
 
 
 async def hub_report(conn: Any, first: str, last: str, by: str | None = None,
-                     sites: list[str] | None = None) -> HubReport:
+                     sites: list[str] | None = None, conn2: Any = None) -> HubReport:
     """KPIs for the days ``first``–``last`` over ``sites`` (codes; None: all),
-    per ``by`` group."""
+    per ``by`` group. With a second connection ``conn2`` the quantiles are
+    computed at the same time as the counts, on the same snapshot."""
     if by is not None and by not in HUB_DIMENSIONS:
         raise ValueError(f"unknown grouping {by!r}")
     t0 = time.perf_counter()
@@ -181,6 +161,7 @@ async def hub_report(conn: Any, first: str, last: str, by: str | None = None,
     args = (date.fromisoformat(first), date.fromisoformat(last), codes)
     groups: dict[Any, Kpis] = {}
     total = Kpis(None)
+    sums: dict[int, list[float]] = {}
 
     def group(row: Any) -> Kpis:
         if row["total"]:
@@ -191,36 +172,85 @@ async def hub_report(conn: Any, first: str, last: str, by: str | None = None,
             k = groups[key] = Kpis(key)
         return k
 
-    async with conn.transaction(readonly=True):
-        # Sorts for the quantiles stay in memory; two cores share the scan.
+    counts_sql = _sql(_COUNTS, by, per_site)
+    quantiles_sql = _sql(_QUANTILES, by, per_site)
+    timings: dict[str, float] = {}
+
+    async def run(c: Any, sql: str, name: str, snapshot: str | None = None) -> list[Any]:
+        t = time.perf_counter()
+        if snapshot is not None:
+            await c.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+        rows = await c.fetch(sql, *args)
+        timings[name] = time.perf_counter() - t
+        return rows
+
+    tx = conn.transaction(isolation="repeatable_read", readonly=True)
+    await tx.start()
+    try:
+        # Sorts for the quantiles stay in memory.
         await conn.execute("SET LOCAL work_mem = '256MB'")
-        t1 = time.perf_counter()
-        for row in await conn.fetch(_sql(_COUNTS, by, per_site), *args):
-            k = group(row)
-            for name in ("issued", "transferred_in", "served", "transferred", "no_show",
-                         "cancelled", "expired", "waits", "target_waits", "within_target",
-                         "services", "rated", "satisfied"):
-                setattr(k, name, int(row[name]))
-            k.wait_mean = row["wait_mean"]
-            k.service_mean = row["service_mean"]
-        t2 = time.perf_counter()
-        for row in await conn.fetch(_sql(_QUANTILES, by, per_site), *args):
-            k = group(row)
-            if row["wait_q"] is not None:
-                k.wait_median, k.wait_p90 = row["wait_q"]
-            if row["service_q"] is not None:
-                k.service_median, k.service_p90 = row["service_q"]
-        t3 = time.perf_counter()
-        for row in await conn.fetch(_sql(_RATINGS, by, per_site), *args):
-            k = group(row)
-            k.ratings[row["level"]] = k.ratings.get(row["level"], 0) + int(row["n"])
-        t4 = time.perf_counter()
+        if conn2 is not None:
+            snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
+            tx2 = conn2.transaction(isolation="repeatable_read", readonly=True)
+            await tx2.start()
+            try:
+                await conn2.execute("SET LOCAL work_mem = '256MB'")
+                counted, quantiles = await asyncio.gather(
+                    run(conn, counts_sql, "counts"),
+                    run(conn2, quantiles_sql, "quantiles", snapshot))
+            finally:
+                await tx2.rollback()
+        else:
+            counted = await run(conn, counts_sql, "counts")
+            quantiles = await run(conn, quantiles_sql, "quantiles")
+    finally:
+        await tx.rollback()
+    for row in counted:
+        k = group(row)
+        kind, n, ok = row["kind"], int(row["n"]), row["ok"]
+        if kind == ISSUED:
+            k.issued += n
+        elif kind == TRANSFERRED_IN:
+            k.transferred_in += n
+        elif kind == NO_SHOW:
+            k.no_show += n
+        elif kind == CANCELLED:
+            k.cancelled += n
+        elif kind == EXPIRED:
+            k.expired += n
+        elif kind == WAIT:
+            k.waits += n
+            if ok is not None:
+                k.target_waits += n
+                k.within_target += n if ok else 0
+            sums.setdefault(id(k), [0.0, 0.0])[0] += row["value_sum"] or 0.0
+        elif kind in (SERVED, TRANSFERRED):
+            if kind == SERVED:
+                k.served += n
+            else:
+                k.transferred += n
+            k.services += int(row["timed"])
+            sums.setdefault(id(k), [0.0, 0.0])[1] += row["value_sum"] or 0.0
+        elif kind == RATING:
+            level = int(row["level"])
+            k.ratings[level] = k.ratings.get(level, 0) + n
+            k.rated += n
+            k.satisfied += n if ok else 0
+    for k in [*groups.values(), total]:
+        wait_sum, service_sum = sums.get(id(k), (0.0, 0.0))
+        k.wait_mean = wait_sum / k.waits if k.waits else None
+        k.service_mean = service_sum / k.services if k.services else None
+    for row in quantiles:
+        k = group(row)
+        if row["wait_q"] is not None:
+            k.wait_median, k.wait_p90 = row["wait_q"]
+        if row["service_q"] is not None:
+            k.service_median, k.service_p90 = row["service_q"]
     rows = [k for k in groups.values() if not k.is_empty()] if by is not None else []
     rows.sort(key=lambda k: _sort(k.key))
-    report = Report(first, last, by, rows, total,
-                    {"counts": t2 - t1, "quantiles": t3 - t2, "ratings": t4 - t3,
-                     "total": t4 - t0})
-    return HubReport(report, scope, hub_name, per_site, report.timings)
+    timings["total"] = time.perf_counter() - t0
+    report = Report(first, last, by, rows, total, timings)
+    return HubReport(report, scope, hub_name, per_site, timings)
 
 
 def _sort(key: Any) -> tuple:
@@ -363,9 +393,13 @@ async def _fetch(url: str, first: str, last: str, by: str | None,
     import asyncpg
 
     conn = await asyncpg.connect(url, timeout=15)
+    conn2 = None
     try:
         if not await conn.fetchval("SELECT to_regclass('hub.facts') IS NOT NULL"):
             raise _NoSchema()
-        return await hub_report(conn, first, last, by, codes)
+        conn2 = await asyncpg.connect(url, timeout=15)
+        return await hub_report(conn, first, last, by, codes, conn2)
     finally:
         await conn.close()
+        if conn2 is not None:
+            await conn2.close()

@@ -78,6 +78,10 @@ MIGRATIONS: list[str] = [
         officer text,
         hour smallint NOT NULL,
         value double precision,
+        -- For a wait: within its department's target (NULL: no target);
+        -- for a rating: on a level the site counts as satisfied. Set from
+        -- the site's configuration, and set again when that changes.
+        ok boolean,
         voided_by bigint,
         PRIMARY KEY (site_id, event_id, seq)
     );
@@ -96,7 +100,7 @@ MIGRATIONS: list[str] = [
     GRANT EXECUTE ON FUNCTION hub.my_site() TO {sites};
     GRANT SELECT, INSERT ON hub.events TO {sites};
     GRANT SELECT, INSERT ON hub.facts TO {sites};
-    GRANT UPDATE (voided_by) ON hub.facts TO {sites};
+    GRANT UPDATE (voided_by, ok) ON hub.facts TO {sites};
     GRANT SELECT, INSERT, UPDATE ON hub.site_config TO {sites};
     GRANT SELECT ON hub.events, hub.facts, hub.site_config TO {readers};
 

@@ -39,7 +39,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Callable
 
-from motcua.reports.facts import EXTRACT, REPORT_EVENTS, HourOf, Row
+from motcua.reports.facts import EXTRACT, RATING, REPORT_EVENTS, WAIT, HourOf, Row
+from motcua.reports.kpi import satisfied_levels, targets
 from motcua.server.config import CenterConfig
 
 from .fold import FactStream, KeyedFact, Void
@@ -54,7 +55,7 @@ MIN_SCHEMA = 2
 
 EVENT_COLUMNS = ["id", "at", "day", "type", "ticket_id", "counter", "officer", "device", "data"]
 FACT_COLUMNS = ["event_id", "seq", "day", "kind", "dept", "proc", "counter", "officer", "hour",
-                "value"]
+                "value", "ok"]
 
 STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS ship_events (
@@ -62,7 +63,8 @@ CREATE TEMP TABLE IF NOT EXISTS ship_events (
     officer text, device text, data text) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS ship_facts (
     event_id bigint, seq smallint, day date, kind smallint, dept text, proc text,
-    counter integer, officer text, hour smallint, value double precision) ON COMMIT DELETE ROWS;
+    counter integer, officer text, hour smallint, value double precision, ok boolean)
+    ON COMMIT DELETE ROWS;
 """
 # COPY into temporary tables (PostgreSQL refuses COPY FROM into a table with
 # row-level security), then one INSERT … SELECT each, checked by the policies.
@@ -70,8 +72,19 @@ INSERT_EVENTS = ("INSERT INTO hub.events (site_id, id, at, day, type, ticket_id,
                  "officer, device, data) SELECT $1, id, at, day, type, ticket_id, counter, "
                  "officer, device, data::json FROM ship_events")
 INSERT_FACTS = ("INSERT INTO hub.facts (site_id, event_id, seq, day, kind, dept, proc, counter, "
-                "officer, hour, value) SELECT $1, event_id, seq, day, kind, dept, proc, counter, "
-                "officer, hour, value FROM ship_facts")
+                "officer, hour, value, ok) SELECT $1, event_id, seq, day, kind, dept, proc, "
+                "counter, officer, hour, value, ok FROM ship_facts")
+# When the site's targets or rating levels change, its whole history is
+# judged again by the new ones (as the site's own report would).
+REJUDGE = [
+    "UPDATE hub.facts f SET ok = (f.value <= t.target) FROM unnest($2::text[], $3::float8[]) "
+    "AS t(dept, target) WHERE f.site_id = $1 AND f.kind = 2 AND f.dept = t.dept "
+    "AND f.ok IS DISTINCT FROM (f.value <= t.target)",
+    "UPDATE hub.facts SET ok = NULL WHERE site_id = $1 AND kind = 2 AND ok IS NOT NULL "
+    "AND (dept IS NULL OR dept <> ALL($2::text[]))",
+    "UPDATE hub.facts SET ok = (value = ANY($2::float8[])) WHERE site_id = $1 AND kind = 8 "
+    "AND ok IS DISTINCT FROM (value = ANY($2::float8[]))",
+]
 VOID_FACTS = ("UPDATE hub.facts f SET voided_by = v.by FROM unnest($2::bigint[], $3::bigint[]) "
               "AS v(event_id, by) WHERE f.site_id = $1 AND f.event_id = v.event_id "
               "AND f.voided_by IS NULL")
@@ -115,7 +128,7 @@ class Shipper:
                  code: str | None = None, name: str | None = None,
                  heartbeat: Callable[[], dict[str, Any]] | None = None,
                  batch: int = 2000, heartbeat_every: float = 5.0, poll: float = 1.0,
-                 connect_timeout: float = 10.0) -> None:
+                 connect_timeout: float = 10.0, catchup_duty: float = 0.5) -> None:
         self.db_path = Path(db_path)
         self.url = url
         self.config = config
@@ -126,7 +139,13 @@ class Shipper:
         self.heartbeat_every = heartbeat_every
         self.poll = poll
         self.connect_timeout = connect_timeout
+        #: While catching up, the share of the time spent shipping (the rest
+        #: is left to the queue: a backlog of days is no reason to slow it).
+        self.catchup_duty = catchup_duty
         self.hour_of = HourOf(config.tz)
+        # The site's own definitions of "within target" and "satisfied".
+        self.targets = targets(config)
+        self.happy = satisfied_levels(config)
         # State the metrics read (all updated on the event loop).
         self.state = "starting"  # starting | connected | down | refused | stopped
         self.site_id: int | None = None
@@ -255,10 +274,17 @@ class Shipper:
             stream.add(eid, Row(day, type_, at, tid, counter, officer, *r[9:]), facts, voids)
         top = src.execute("SELECT max(id) FROM events").fetchone()[0] or 0
         fact_rows = []
+        tgt, happy = self.targets, self.happy
         for eid, seq, f in facts:
             d = days.get(f.day) or date.fromisoformat(f.day)
+            ok = None
+            if f.kind == WAIT:
+                t = tgt.get(f.dept)  # type: ignore[arg-type]
+                ok = None if t is None else f.value <= t  # type: ignore[operator]
+            elif f.kind == RATING:
+                ok = int(f.value) in happy  # type: ignore[arg-type]
             fact_rows.append((eid, seq, d, f.kind, f.dept, f.proc, f.counter, f.officer, f.hour,
-                              f.value))
+                              f.value, ok))
         return events, fact_rows, voids, top
 
     # --- the hub ----------------------------------------------------------
@@ -304,13 +330,21 @@ class Shipper:
             digest = await conn.fetchval(
                 "SELECT digest FROM hub.site_config WHERE site_id = $1", site_id)
             if digest != self._config_digest:
-                await conn.execute(
-                    "INSERT INTO hub.site_config (site_id, name, config, digest) "
-                    "VALUES ($1, $2, $3::jsonb, $4) ON CONFLICT (site_id) DO UPDATE SET "
-                    "name = excluded.name, config = excluded.config, digest = excluded.digest, "
-                    "updated_at = now()",
-                    site_id, self.name or row["name"], self._config_json,
-                    self._config_digest)
+                async with conn.transaction():
+                    await conn.execute(
+                        "INSERT INTO hub.site_config (site_id, name, config, digest) "
+                        "VALUES ($1, $2, $3::jsonb, $4) ON CONFLICT (site_id) DO UPDATE SET "
+                        "name = excluded.name, config = excluded.config, "
+                        "digest = excluded.digest, updated_at = now()",
+                        site_id, self.name or row["name"], self._config_json,
+                        self._config_digest)
+                    if digest is not None:
+                        depts = sorted(self.targets)
+                        await conn.execute(REJUDGE[0], site_id, depts,
+                                           [self.targets[d] for d in depts])
+                        await conn.execute(REJUDGE[1], site_id, depts)
+                        await conn.execute(REJUDGE[2], site_id,
+                                           [float(v) for v in sorted(self.happy)])
         except BaseException:
             conn.terminate()
             raise
@@ -384,7 +418,11 @@ class Shipper:
     async def _send_heartbeat(self) -> None:
         conn = self._conn
         assert conn is not None
-        state = self.heartbeat_source() if self.heartbeat_source is not None else {}
+        try:
+            state = self.heartbeat_source() if self.heartbeat_source is not None else {}
+        except Exception:  # the site's own view failed: still say we are alive
+            log.exception("heartbeat source failed")
+            state = {}
         day = state.get("day")
         shipping = {"backlog": self.backlog, "hwm": self.hwm, "local_max": self.local_max,
                     "lag_p50": self.lag(0.5), "lag_p99": self.lag(0.99)}
@@ -413,9 +451,14 @@ class Shipper:
                     self._next_heartbeat = now + self.heartbeat_every
                     await self._send_heartbeat()
                 self._wake.clear()
+                began = time.monotonic()
                 sent = await self._ship_batch()
                 if sent >= self.batch:
-                    await asyncio.sleep(0)  # catching up: straight on, but let others run
+                    # Catching up: on with the next batch after a pause that
+                    # keeps shipping to ``catchup_duty`` of the time.
+                    spent = time.monotonic() - began
+                    duty = min(1.0, max(0.05, self.catchup_duty))
+                    await asyncio.sleep(spent * (1 - duty) / duty)
                     continue
                 timeout = max(0.0, min(self.poll, self._next_heartbeat - time.monotonic()))
                 try:

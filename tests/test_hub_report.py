@@ -128,3 +128,31 @@ async def test_two_sites_by_site_and_filtered(site_days, sample_config, hub, tmp
         await hub_report(hub.conn, d, d, None, ["NOPE"])
     table = build_hub_table(both, "en")
     assert "Tỉnh thử nghiệm" in table.title and "Sites: TTHC, XA01" in table.subtitle
+
+
+async def test_a_changed_target_or_rating_scale_rejudges_the_history(
+        site_days, sample_config, hub):
+    """The site's report judges every wait by today's targets; so does the
+    hub once the site ships its new configuration."""
+    import dataclasses
+
+    path, days = site_days
+    url = await hub.add_site("TTHC")
+    await ship_all(path, url, sample_config, "TTHC")
+    tighter = dataclasses.replace(
+        sample_config,
+        departments=tuple(dataclasses.replace(d, target_wait=d.target_wait / 3)
+                          for d in sample_config.departments),
+        rating_levels=tuple(dataclasses.replace(lv, satisfied=lv.value == 4)
+                            for lv in sample_config.rating_levels))
+    d = days[0]
+    before = await hub_report(hub.conn, d, d, "department", ["TTHC"])
+    await ship_all(path, url, tighter, "TTHC")  # nothing new: only the configuration
+    after = await hub_report(hub.conn, d, d, "department", ["TTHC"])
+    with ReportEngine(path, tighter, cache=False) as engine:
+        site = engine.report(d, d, "department")
+    assert after.report.total.within_target < before.report.total.within_target
+    assert after.report.total.satisfied < before.report.total.satisfied
+    for a, b in zip(site.rows, after.report.rows):
+        assert_same(a, b, a.key)
+    assert_same(site.total, after.report.total, "total")

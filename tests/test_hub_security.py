@@ -183,3 +183,27 @@ async def test_schema_migrates_from_the_previous_version(postgres, sample_config
             await schema.migrate(old.conn)
     finally:
         await old.close()
+
+
+def test_the_hub_section_of_the_center_file():
+    """``[hub]``: the site's code, name and URL; bad values named by field,
+    and the URL (it holds the site's password) never goes to clients."""
+    import tomllib
+    from importlib import resources
+
+    from motcua.server.config import ConfigError, parse_config
+
+    text = resources.files("motcua.server").joinpath("sample_center.toml").read_text("utf-8")
+    data = tomllib.loads(text)
+    data["hub"] = {"code": "XA01", "name": "UBND xã Một",
+                   "url": "postgresql://motcua_site_xa01:s3cret@hub.example:5432/motcua"}
+    config = parse_config(data)
+    assert (config.hub.code, config.hub.name) == ("XA01", "UBND xã Một")
+    assert "s3cret" not in json.dumps(config.public())
+    data["hub"] = {"code": "bad code", "url": "mysql://x", "port": 1}
+    with pytest.raises(ConfigError) as e:
+        parse_config(data)
+    paths = {p for p, _ in e.value.errors}
+    assert {"hub.code", "hub.url", "hub.port"} <= paths
+    del data["hub"]
+    assert parse_config(data).hub.url is None
