@@ -74,7 +74,7 @@ class SiteScreen(Screen[None]):
         """Draw the site (called again on every refresh)."""
         app: ProvinceApp = self.app  # type: ignore[assignment]
         t, mt = app.t, monitor_catalogue(app.t.language)
-        if site is None:
+        if site is None or not self.is_attached:
             return
         self.query_one("#site-title", Static).update(
             Text(t("detail_title", code=site.code, name=site.name), style="bold"))
@@ -182,6 +182,12 @@ class ProvinceApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # Held, not queried: while a site's screen is on top (or the app is
+        # closing) the main screen's widgets are not the active screen's.
+        self._title = self.query_one("#title", Static)
+        self._totals = self.query_one("#totals", Static)
+        self._table = self.query_one("#sites", DataTable)
+        self._status = self.query_one("#status", Static)
         self._columns()
         self._draw()
         self.refresh_sites()
@@ -236,7 +242,7 @@ class ProvinceApp(App[None]):
     # --- drawing --------------------------------------------------------
 
     def _columns(self) -> None:
-        table = self.query_one("#sites", DataTable)
+        table = self._table
         table.clear(columns=True)
         for key in COLUMNS:
             table.add_column(self.t(key), key=key)
@@ -267,13 +273,15 @@ class ProvinceApp(App[None]):
         return [label, waiting, str(s.served_today), longest, sat, alerts, when]
 
     def _draw(self) -> None:
+        if not hasattr(self, "_table") or not self._table.is_attached:
+            return
         t = self.t
-        self.query_one("#title", Static).update(Text(t("app_title"), style="bold"))
+        self._title.update(Text(t("app_title"), style="bold"))
         tot = totals(self.sites)
-        self.query_one("#totals", Static).update(
+        self._totals.update(
             t("totals", sites=tot.sites, silent=tot.silent, waiting=tot.waiting,
               served=tot.served, alerts=tot.alerts))
-        table = self.query_one("#sites", DataTable)
+        table = self._table
         narrow = self.size.width < NARROW
         keys = [s.code for s in self.sites]
         rows = [self._cells(s, narrow) for s in self.sites]
@@ -289,7 +297,7 @@ class ProvinceApp(App[None]):
             for key, cells in zip(keys, rows):
                 for col, value in zip(COLUMNS, cells):
                     table.update_cell(key, col, value)
-        status = self.query_one("#status", Static)
+        status = self._status
         if self.error:
             status.update(Text(t("hub_down", error=self.error), style="bold red"))
         elif self.loaded_at is None:
