@@ -32,12 +32,18 @@ def _serve(args: argparse.Namespace) -> int:
 
     async def run() -> None:
         server = MotcuaServer(config, db, host=args.host, port=args.port,
-                              public_url=args.public_url)
+                              public_url=args.public_url, hub=args.hub)
         await server.start()
         url = f"ws://{args.host}:{server.port}"
         print(f"motcua — {config.name}")
         print(f"  cấu hình / config : {args.config or 'trung tâm mẫu có sẵn / built-in sample center'}")
         print(f"  dữ liệu / database: {db}")
+        if server.hub_url:
+            from urllib.parse import urlsplit
+
+            where = urlsplit(server.hub_url)
+            print(f"  tỉnh / province hub: {where.hostname}:{where.port or 5432}{where.path}"
+                  f" ({config.hub.code or 'site of the credential'})")
         print(f"  địa chỉ / listening: {url}   (HTTP /healthz, /metrics)")
         print(f"  trang vé / ticket pages: {server.web.base_url}/ve/…  (the QR on each ticket;"
               " set [web] public_url or --public-url to the address phones reach)")
@@ -119,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--public-url", default=os.environ.get("MOTCUA_PUBLIC_URL"),
                    help="the address citizens' phones reach this server at, for the ticket "
                         "QR (default: [web] public_url, else http://HOST:PORT)")
+    p.add_argument("--hub", default=os.environ.get("MOTCUA_HUB"), metavar="URL",
+                   help="ship the event log to the province hub at this PostgreSQL URL "
+                        "(the site's credential from `motcua hub add-site`; or [hub] url)")
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("config", help="cấu hình / configuration tools")
@@ -149,7 +158,7 @@ def _register_apps(sub: argparse._SubParsersAction) -> None:
 
     for module in ("motcua.kiosk.cli", "motcua.counter.cli", "motcua.display.cli",
                    "motcua.reports.cli", "motcua.sim.cli",
-                   "motcua.monitor.cli", "motcua.demo", "motcua.web.cli"):
+                   "motcua.monitor.cli", "motcua.demo", "motcua.web.cli", "motcua.hub.cli"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as e:

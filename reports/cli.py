@@ -9,7 +9,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from .kpi import DIMENSIONS
-from .render import build_table, catalogue, to_csv, to_text, write_csv, write_xlsx
+from .render import (Table, build_table, catalogue, default_filename, to_csv, to_text,
+                     write_csv, write_xlsx)
 
 
 def period(args: argparse.Namespace, today: date) -> tuple[str, str]:
@@ -47,6 +48,13 @@ def _run(args: argparse.Namespace) -> int:
     from .engine import ReportEngine, default_cache_path
 
     t = catalogue(args.lang)
+    if args.hub:
+        from motcua.hub.report import run_cli
+
+        return run_cli(args)
+    if args.by == "site" or args.site:
+        print(t("needs_hub"), file=sys.stderr)
+        return 2
     try:
         config = load_config(args.config)
     except ConfigError as e:
@@ -72,6 +80,16 @@ def _run(args: argparse.Namespace) -> int:
         report = engine.report(first, last, by)
     elapsed = time.perf_counter() - started
     table = build_table(report, config, args.lang, generated=datetime.now(config.tz))
+    status = emit(table, args, first, last, by)
+    if status == 0 and args.timing:
+        print(t("timing", seconds=elapsed), file=sys.stderr)
+    return status
+
+
+def emit(table: Table, args: argparse.Namespace, first: str, last: str, by: str | None,
+         prefix: str = "file_report") -> int:
+    """Write a laid-out report where ``args`` says (terminal, CSV, xlsx)."""
+    t = catalogue(args.lang)
     fmt = args.format
     if fmt == "xlsx":
         try:
@@ -79,7 +97,7 @@ def _run(args: argparse.Namespace) -> int:
         except ImportError:
             print(t("need_openpyxl"), file=sys.stderr)
             return 2
-        out = Path(args.out or f"bao-cao_{first}_{last}_{args.by}.xlsx")
+        out = Path(args.out or default_filename(first, last, by, args.lang, prefix))
         write_xlsx(table, out)
         print(t("written", path=out), file=sys.stderr)
     elif fmt == "csv":
@@ -95,8 +113,6 @@ def _run(args: argparse.Namespace) -> int:
             print(t("written", path=args.out), file=sys.stderr)
         else:
             sys.stdout.write(text)
-    if args.timing:
-        print(t("timing", seconds=elapsed), file=sys.stderr)
     return 0
 
 
@@ -114,15 +130,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     when.add_argument("--year", type=int, help="a calendar year")
     when.add_argument("--from", dest="from_", metavar="DAY", help="first day, YYYY-MM-DD")
     p.add_argument("--to", metavar="DAY", help="last day, YYYY-MM-DD (with --from)")
-    p.add_argument("--by", choices=[*DIMENSIONS, "none"], default="department",
-                   help="group rows by (default department; none = center totals only)")
+    p.add_argument("--by", choices=[*DIMENSIONS, "site", "none"], default="department",
+                   help="group rows by (default department; none = center totals only; "
+                        "site: with --hub)")
     p.add_argument("--format", choices=("table", "csv", "xlsx"), default="table")
     p.add_argument("--out", help="output file (default: the terminal; for xlsx "
-                                 "bao-cao_<first>_<last>_<by>.xlsx)")
+                                 "bao-cao_theo-<grouping>_<period>.xlsx, or "
+                                 "report_by-<grouping>_<period>.xlsx with --lang en)")
     p.add_argument("--lang", choices=("vi", "en"), default="vi", help="headings language")
     p.add_argument("--config", help="center TOML file (default: built-in sample center)")
     p.add_argument("--cache", help="fact cache file (default <db>.reports.db)")
     p.add_argument("--no-cache", action="store_true",
                    help="write no cache: fold the period from the log each time (slower)")
     p.add_argument("--timing", action="store_true", help="print how long it took")
+    p.add_argument("--hub", metavar="URL",
+                   help="report from the province hub (a PostgreSQL URL) instead of --db")
+    p.add_argument("--site", metavar="CODE,…",
+                   help="with --hub: only these sites (default: every site)")
     p.set_defaults(func=_run)

@@ -18,8 +18,8 @@ from typing import Any, Iterable
 
 from motcua.server.config import CenterConfig
 
-from .facts import (CANCELLED, EXPIRED, ISSUED, NO_SHOW, RATING, SERVED, TRANSFERRED, WAIT,
-                    Fact)
+from .facts import (CANCELLED, EXPIRED, ISSUED, NO_SHOW, RATING, SERVED, TRANSFERRED,
+                    TRANSFERRED_IN, WAIT, Fact)
 from .kpi import DIM_FIELD, Kpis, satisfied_levels, sort_key, targets
 
 #: Column name → array type code. Text columns hold codes (0 = none).
@@ -27,7 +27,8 @@ COLUMNS = {"dept": "I", "proc": "I", "counter": "i", "officer": "I", "hour": "b"
 TEXT = ("dept", "proc", "officer")
 BYTEORDER = sys.byteorder
 
-_COUNTED = {ISSUED: "issued", SERVED: "served", TRANSFERRED: "transferred",
+_COUNTED = {ISSUED: "issued", TRANSFERRED_IN: "transferred_in", SERVED: "served",
+            TRANSFERRED: "transferred",
             NO_SHOW: "no_show", CANCELLED: "cancelled", EXPIRED: "expired"}
 
 

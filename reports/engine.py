@@ -43,7 +43,7 @@ from .kpi import DIM_FIELD, Report, aggregate
 log = logging.getLogger("motcua.reports")
 
 #: Bump when the fold's definitions change: old caches are rebuilt.
-FACTS_VERSION = 2
+FACTS_VERSION = 3
 
 CACHE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS cache_meta (key TEXT PRIMARY KEY, value TEXT);
@@ -68,14 +68,21 @@ def _json_sql(path: str) -> str:
     return parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
 
 
-def _extract_sql(where: str) -> str:
+def extract_columns_sql() -> str:
+    """The fold's fields pulled out of an event's JSON by SQLite, as the
+    columns ``dept, proc, num, text, ref`` (the paths of :data:`EXTRACT`).
+    The hub's shipper reads the log with the same SQL."""
     cols = []
     for i, name in enumerate(("dept", "proc", "num", "text", "ref")):
         whens = " ".join(f"WHEN '{t}' THEN {_json_sql(paths[i])}"
                          for t, paths in EXTRACT.items() if paths[i])
         cols.append(f"CASE type {whens} END AS {name}")
+    return ", ".join(cols)
+
+
+def _extract_sql(where: str) -> str:
     types = ", ".join(f"'{t}'" for t in REPORT_EVENTS)
-    return (f"SELECT day, type, at, ticket_id, counter, officer, {', '.join(cols)} "
+    return (f"SELECT day, type, at, ticket_id, counter, officer, {extract_columns_sql()} "
             f"FROM events WHERE {where} AND type IN ({types}) ORDER BY id")
 
 

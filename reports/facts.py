@@ -10,6 +10,11 @@ Definitions (all times from the event log, in seconds):
 
 * **issued** – a ``ticket_issued``; grouped by the department and procedure
   it was issued for and the hour of issue (no counter or officer).
+* **transferred in** – a ``ticket_transferred``, counted in the department
+  the citizen was sent to (and the procedure and hour of the transfer; no
+  counter or officer), so that a department that mostly receives citizens
+  from other desks (the fee desk) reads right: issued + transferred in is
+  what came to its queue.
 * **wait** – a stretch in one department's queue: it starts when the ticket
   is issued, or when it is transferred into a department, and ends at the
   next ``ticket_called`` (the first call; recalls do not count). A
@@ -45,8 +50,10 @@ from typing import Any, Callable, Iterable, Iterator, NamedTuple
 from zoneinfo import ZoneInfo
 
 ISSUED, WAIT, SERVED, TRANSFERRED, NO_SHOW, CANCELLED, EXPIRED, RATING = range(1, 9)
+TRANSFERRED_IN = 9
 KIND_NAMES = {ISSUED: "issued", WAIT: "wait", SERVED: "served", TRANSFERRED: "transferred",
-              NO_SHOW: "no_show", CANCELLED: "cancelled", EXPIRED: "expired", RATING: "rating"}
+              NO_SHOW: "no_show", CANCELLED: "cancelled", EXPIRED: "expired", RATING: "rating",
+              TRANSFERRED_IN: "transferred_in"}
 
 #: Event types that matter to reports (the rest: counters, printers, starts).
 REPORT_EVENTS = ("ticket_issued", "ticket_transferred", "ticket_called", "visit_ended",
@@ -185,6 +192,8 @@ class DayFold:
                 self._open[tid] = (r.at, r.dept, r.proc, hour)
                 self._where[tid] = (r.dept, r.proc)
         elif t == "ticket_transferred":
+            self.facts.append(Fact(r.day, TRANSFERRED_IN, r.dept, r.proc, None, None, hour,
+                                   None))
             if tid is not None:
                 self._open[tid] = (r.at, r.dept, r.proc, hour)
                 self._where[tid] = (r.dept, r.proc)
@@ -223,6 +232,11 @@ class DayFold:
         if where is None and self.resolve is not None and r.ticket_id is not None:
             where = self.resolve(r.ticket_id)
         return where or (None, None)
+
+    def pending_no_show(self, ticket_id: int | None) -> Fact | None:
+        """The no-show fact a ticket holds so far (it stays one unless the
+        ticket comes back, is cancelled or expires later that day)."""
+        return self._no_show.get(ticket_id)  # type: ignore[arg-type]
 
     def knows(self, ticket_id: int) -> bool:
         """Whether this fold has seen the ticket issued or transferred."""

@@ -12,8 +12,8 @@ from typing import Any, Callable, Iterable
 
 from motcua.server.config import CenterConfig
 
-from .facts import (CANCELLED, EXPIRED, ISSUED, NO_SHOW, RATING, SERVED, TRANSFERRED, WAIT,
-                    Fact)
+from .facts import (CANCELLED, EXPIRED, ISSUED, NO_SHOW, RATING, SERVED, TRANSFERRED,
+                    TRANSFERRED_IN, WAIT, Fact)
 
 DIMENSIONS = ("department", "counter", "officer", "procedure", "hour", "day")
 
@@ -41,6 +41,8 @@ class Kpis:
 
     key: Any = None
     issued: int = 0
+    #: Citizens sent into this group's department from another desk.
+    transferred_in: int = 0
     served: int = 0
     no_show: int = 0
     transferred: int = 0
@@ -73,7 +75,7 @@ class Kpis:
         return self.satisfied / self.rated if self.rated else None
 
     def is_empty(self) -> bool:
-        return not (self.issued or self.served or self.no_show or self.transferred
+        return not (self.issued or self.transferred_in or self.served or self.no_show or self.transferred
                     or self.cancelled or self.expired or self.waits or self.rated)
 
     def set_distribution(self, metric: str, values: list[float]) -> None:
@@ -166,6 +168,8 @@ def _add(a: _Acc, f: Fact, tgt: dict[str, float], happy: set[int]) -> None:
             k.within_target += f.value <= t  # type: ignore[operator]
     elif kind == ISSUED:
         k.issued += 1
+    elif kind == TRANSFERRED_IN:
+        k.transferred_in += 1
     elif kind in (SERVED, TRANSFERRED):
         if kind == SERVED:
             k.served += 1

@@ -7,7 +7,7 @@ import io
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from motcua.i18n import Catalogue
 from motcua.server.config import CenterConfig
@@ -16,7 +16,7 @@ from .kpi import Kpis, Report
 from .strings import EN, VI
 
 #: Columns in order: (key, kind) — kind is count | minutes | share.
-FLOW = [("issued", "count"), ("served", "count"), ("no_show", "count"),
+FLOW = [("issued", "count"), ("transferred_in", "count"), ("served", "count"), ("no_show", "count"),
         ("transferred", "count"), ("cancelled", "count"), ("expired", "count"),
         ("wait_mean", "minutes"), ("wait_median", "minutes"), ("wait_p90", "minutes"),
         ("within", "share"), ("service_mean", "minutes"), ("service_median", "minutes"),
@@ -89,14 +89,40 @@ def group_label(config: CenterConfig, by: str | None, key: Any, t: Catalogue) ->
     return str(key)
 
 
+def _code(key: Any) -> Any:
+    # A key made of parts (a site and a counter) reads "XA01 · 3".
+    return " · ".join(str(k) for k in key) if isinstance(key, tuple) else key
+
+
+def default_filename(first: str, last: str, by: str | None, language: str = "vi",
+                     prefix: str = "file_report", ext: str = "xlsx") -> str:
+    """The exported file's default name, in the report's language (no
+    diacritics, so it survives every file system and e-mail client):
+    ``bao-cao_theo-linh-vuc_2026-11-23.xlsx`` / ``report_by-department_…``."""
+    t = catalogue(language)
+    period = first if first == last else f"{first}_{last}"
+    grouping = t(f"file_by_{by or 'none'}")
+    return f"{t(prefix)}_{grouping}_{period}.{ext}"
+
+
 def _vn_date(day: str) -> str:
     d = date.fromisoformat(day)
     return f"{d:%d/%m/%Y}"
 
 
+Labeler = Callable[[str | None, Any, Catalogue], str]
+
+
 def build_table(report: Report, config: CenterConfig, language: str = "vi",
-                generated: datetime | None = None) -> Table:
-    """Lay a report out as a table in ``language``."""
+                generated: datetime | None = None, *, heading: dict[str, str] | None = None,
+                label: Labeler | None = None, scope: str | None = None,
+                levels: list[Any] | None = None) -> Table:
+    """Lay a report out as a table in ``language``.
+
+    A report over several centers (the province hub) passes ``heading`` (vi/en
+    name for the title), ``label`` (how a group key reads), ``scope`` (the subtitle for
+    the whole scope, e.g. the sites covered) and the rating ``levels``;
+    a center's own report takes them all from ``config``."""
     t = catalogue(language)
     by = report.by
     fmt = _vn_date if language == "vi" else (lambda d: d)
@@ -104,14 +130,19 @@ def build_table(report: Report, config: CenterConfig, language: str = "vi",
         period = t("period_day", day=fmt(report.first_day))
     else:
         period = t("period_range", first=fmt(report.first_day), last=fmt(report.last_day))
-    sub = [period, t("grouped_by", by=t(f"by_{by}")) if by else t("whole_center")]
+    sub = [period]
+    if scope is not None:
+        sub.append(scope)
+    sub.append(t("grouped_by", by=t(f"by_{by}")) if by else
+               (t("whole_center") if scope is None else t("whole_scope")))
     if generated is not None:
         sub.append(t("generated", at=f"{generated:%H:%M %d/%m/%Y}"))
     cols = [Column("code", t("code"), t("code"), "text"),
             Column("group", t(f"group_{by or 'none'}"), t(f"group_{by or 'none'}"), "text")]
     for key, kind in FLOW:
         cols.append(Column(key, t(key), t(f"short_{key}"), kind))
-    levels = sorted(config.rating_levels, key=lambda lv: -lv.value)
+    levels = sorted(config.rating_levels if levels is None else levels,
+                    key=lambda lv: -lv.value)
     for lv in levels:
         name = t.pick({"vi": lv.vi, "en": lv.en})
         cols.append(Column(f"level_{lv.value}", name, name, "count"))
@@ -126,12 +157,14 @@ def build_table(report: Report, config: CenterConfig, language: str = "vi",
     def cells(k: Kpis, code: Any, label: str) -> list[Any]:
         return [code, label, *(_value(k, c.key) for c in cols[2:])]
 
-    rows = [cells(k, "" if k.key is None else k.key, group_label(config, by, k.key, t))
+    labeler = label or (lambda by_, key, t_: group_label(config, by_, key, t_))
+    rows = [cells(k, "" if k.key is None else _code(k.key), labeler(by, k.key, t))
             for k in report.rows]
     total = cells(report.total, "", t("total"))
-    return Table(f"{t('title')} — {t.pick({'vi': config.name, 'en': config.name_en})}",
+    title = heading or {"vi": config.name, "en": config.name_en}
+    return Table(f"{t('title')} — {t.pick(title)}",
                  " · ".join(sub), cols, rows, total, t("legend"), t("definitions"),
-                 {"empty": t("empty"), "flow": t("section_flow"),
+                 {"empty": t("empty"), "flow": t("section_flow"), "page": t("page_footer"),
                   "ratings": t("section_ratings"), "sheet_report": t("sheet_report"),
                   "sheet_definitions": t("sheet_definitions")}, language)
 
@@ -259,22 +292,62 @@ def write_xlsx(table: Table, path: str | Path) -> None:
     for j in range(1, len(table.columns) + 1):
         ws.cell(row=r, column=j).font = Font(bold=True)
         ws.cell(row=r, column=j).border = Border(top=thin)
+    ncols = len(table.columns)
     ws.cell(row=r + 2, column=1, value=table.legend).font = Font(italic=True, size=9)
+    # The title lines span the table, so neither the screen nor the printed
+    # page cuts them at the first column's edge.
+    for row_ in (1, 2):
+        ws.merge_cells(start_row=row_, start_column=1, end_row=row_, end_column=ncols)
+        ws.cell(row=row_, column=1).alignment = Alignment(horizontal="left", vertical="center")
+    ws.merge_cells(start_row=r + 2, start_column=1, end_row=r + 2, end_column=ncols)
+    ws.cell(row=r + 2, column=1).alignment = Alignment(wrap_text=True, vertical="top")
+    ws.row_dimensions[r + 2].height = 28
     ws.freeze_panes = ws.cell(row=head_row + 1, column=3)
-    ws.row_dimensions[head_row].height = 45
+    ws.row_dimensions[head_row].height = 60
     for j, col in enumerate(table.columns, start=1):
+        # Narrow figure columns under wrapped headings keep the printed
+        # page (fitted to its width) readable.
         if col.key == "group":
             longest = max([len(str(row[j - 1])) for row in [*table.rows, table.total]] + [10])
-            width = min(60, longest + 2)
+            width = min(44, longest + 2)
         elif col.key == "code":
-            width = 10
+            width = 9
         else:
-            width = 12
+            width = 9.5
         ws.column_dimensions[get_column_letter(j)].width = width
-    ws.auto_filter.ref = f"A{head_row}:{get_column_letter(len(table.columns))}{r - 1}"
+    ws.auto_filter.ref = f"A{head_row}:{get_column_letter(ncols)}{r - 1}"
+    _print_setup(ws, table, f"A1:{get_column_letter(ncols)}{r + 2}", landscape=True)
+    ws.print_title_rows = f"{head_row}:{head_row}"  # the column headings on every page
+    ws.print_title_cols = "A:B"  # and the group's code and name
 
     ds = wb.create_sheet(table.labels["sheet_definitions"][:31])
     ds.column_dimensions["A"].width = 120
-    for i, line in enumerate(table.definitions.split("\n"), start=1):
-        ds.cell(row=i, column=1, value=line).alignment = Alignment(wrap_text=True)
+    lines = table.definitions.split("\n")
+    for i, line in enumerate(lines, start=1):
+        ds.cell(row=i, column=1, value=line).alignment = Alignment(wrap_text=True,
+                                                                    vertical="top")
+    _print_setup(ds, table, f"A1:A{len(lines)}", landscape=False)
     wb.save(path)
+
+
+def _print_setup(ws: Any, table: Table, area: str, landscape: bool) -> None:
+    """A4, the whole width on one page (as many pages down as needed), the
+    report's title in the page header and page numbers in the footer."""
+    from openpyxl.worksheet.page import PageMargins
+
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = "landscape" if landscape else "portrait"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0  # 0: no limit on the number of pages down
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_area = area
+    ws.print_options.horizontalCentered = True
+    ws.page_margins = PageMargins(left=0.4, right=0.4, top=0.7, bottom=0.6, header=0.3,
+                                  footer=0.3)
+    ws.oddHeader.center.text = table.title.replace("&", "&&")
+    ws.oddHeader.center.size = 10
+    ws.oddHeader.center.font = "-,Bold"
+    ws.oddFooter.left.text = table.subtitle.replace("&", "&&")
+    ws.oddFooter.left.size = 8
+    ws.oddFooter.right.text = table.labels.get("page", "&P / &N")
+    ws.oddFooter.right.size = 8

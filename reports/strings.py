@@ -15,6 +15,10 @@ VI: dict[str, str] = {
     "by_hour": "giờ",
     "by_day": "ngày",
     "whole_center": "Toàn trung tâm",
+    "whole_scope": "Tổng hợp",
+    "by_site": "đơn vị",
+    "group_site": "Đơn vị",
+    "none_site": "(không rõ đơn vị)",
     "group_department": "Lĩnh vực",
     "group_counter": "Quầy",
     "group_officer": "Cán bộ",
@@ -31,9 +35,10 @@ VI: dict[str, str] = {
     "none_hour": "(không rõ giờ)",
     "none_day": "(không rõ ngày)",
     "issued": "Số phiếu phát",
+    "transferred_in": "Chuyển đến",
     "served": "Đã phục vụ",
     "no_show": "Vắng mặt",
-    "transferred": "Chuyển lĩnh vực",
+    "transferred": "Chuyển đi",
     "cancelled": "Đã hủy",
     "expired": "Hết hạn",
     "waits": "Lượt chờ",
@@ -48,9 +53,10 @@ VI: dict[str, str] = {
     "rated": "Lượt đánh giá",
     "satisfaction": "Tỷ lệ hài lòng (%)",
     "short_issued": "Phát",
+    "short_transferred_in": "Ch.đến",
     "short_served": "P.vụ",
     "short_no_show": "Vắng",
-    "short_transferred": "Chuyển",
+    "short_transferred": "Ch.đi",
     "short_cancelled": "Hủy",
     "short_expired": "H.hạn",
     "short_wait_mean": "Chờ TB",
@@ -71,10 +77,12 @@ VI: dict[str, str] = {
     "sheet_definitions": "Định nghĩa",
     "definitions": (
         "Số phiếu phát: số phiếu in tại kiosk, theo lĩnh vực và thủ tục lúc lấy số.\n"
+        "Chuyển đến: số lượt công dân được quầy khác chuyển sang lĩnh vực này (ví dụ sang "
+        "thu phí); số phiếu phát + chuyển đến là số lượt vào hàng chờ của lĩnh vực.\n"
         "Đã phục vụ: lượt phục vụ kết thúc bằng \"hoàn thành\" tại quầy.\n"
         "Vắng mặt: phiếu bị đánh dấu vắng mặt và không quay lại (phiếu quay lại được "
         "phục vụ thì không tính).\n"
-        "Chuyển lĩnh vực: lượt phục vụ kết thúc bằng việc chuyển công dân sang lĩnh vực "
+        "Chuyển đi: lượt phục vụ kết thúc bằng việc chuyển công dân sang lĩnh vực "
         "khác (ví dụ sang thu phí), tính cho quầy/lĩnh vực chuyển đi.\n"
         "Đã hủy / Hết hạn: phiếu bị hủy (công dân về trước) / hết hiệu lực cuối ngày.\n"
         "Thời gian chờ: từ lúc lấy số (hoặc lúc được chuyển sang lĩnh vực mới) đến lần gọi "
@@ -98,6 +106,18 @@ VI: dict[str, str] = {
     "bad_month": "Tháng không hợp lệ: {value} (dùng YYYY-MM)",
     "bad_range": "Ngày bắt đầu phải trước ngày kết thúc.",
     "timing": "({seconds:.3f} giây)",
+    "page_footer": "Trang &P/&N",
+    "needs_hub": "--by site và --site chỉ dùng với --hub (báo cáo tổng hợp của tỉnh).",
+    "file_report": "bao-cao",
+    "file_province": "bao-cao-tinh",
+    "file_by_department": "theo-linh-vuc",
+    "file_by_counter": "theo-quay",
+    "file_by_officer": "theo-can-bo",
+    "file_by_procedure": "theo-thu-tuc",
+    "file_by_hour": "theo-gio",
+    "file_by_day": "theo-ngay",
+    "file_by_site": "theo-don-vi",
+    "file_by_none": "tong-hop",
 }
 
 EN: dict[str, str] = {
@@ -113,6 +133,10 @@ EN: dict[str, str] = {
     "by_hour": "hour",
     "by_day": "day",
     "whole_center": "Whole center",
+    "whole_scope": "All together",
+    "by_site": "site",
+    "group_site": "Site",
+    "none_site": "(unknown site)",
     "group_department": "Department",
     "group_counter": "Counter",
     "group_officer": "Officer",
@@ -129,9 +153,10 @@ EN: dict[str, str] = {
     "none_hour": "(unknown hour)",
     "none_day": "(unknown day)",
     "issued": "Issued",
+    "transferred_in": "Transferred in",
     "served": "Served",
     "no_show": "No-shows",
-    "transferred": "Transferred",
+    "transferred": "Transferred out",
     "cancelled": "Cancelled",
     "expired": "Expired",
     "waits": "Waits",
@@ -146,9 +171,10 @@ EN: dict[str, str] = {
     "rated": "Rated",
     "satisfaction": "Satisfaction (%)",
     "short_issued": "Issued",
+    "short_transferred_in": "In",
     "short_served": "Served",
     "short_no_show": "No-show",
-    "short_transferred": "Transf",
+    "short_transferred": "Out",
     "short_cancelled": "Cancel",
     "short_expired": "Expired",
     "short_wait_mean": "Wait",
@@ -169,10 +195,12 @@ EN: dict[str, str] = {
     "sheet_definitions": "Definitions",
     "definitions": (
         "Issued: tickets printed at the kiosk, by the department and procedure chosen.\n"
+        "Transferred in: citizens sent to this department by another desk (e.g. to fee "
+        "payment); issued + transferred in is what joined the department's queue.\n"
         "Served: visits that ended \"finished\" at a counter.\n"
         "No-shows: tickets marked no-show that never came back (a no-show who returned "
         "and was served is not counted).\n"
-        "Transferred: visits that ended by sending the citizen to another department "
+        "Transferred out: visits that ended by sending the citizen to another department "
         "(e.g. to fee payment), counted for the sending counter/department.\n"
         "Cancelled / Expired: tickets cancelled (citizen left) / expired at day end.\n"
         "Wait: from issue (or from a transfer into a department) to the first call; a "
@@ -195,4 +223,16 @@ EN: dict[str, str] = {
     "bad_month": "Invalid month: {value} (use YYYY-MM)",
     "bad_range": "The start day must not be after the end day.",
     "timing": "({seconds:.3f} s)",
+    "page_footer": "Page &P of &N",
+    "needs_hub": "--by site and --site need --hub (the province's report).",
+    "file_report": "report",
+    "file_province": "province-report",
+    "file_by_department": "by-department",
+    "file_by_counter": "by-counter",
+    "file_by_officer": "by-officer",
+    "file_by_procedure": "by-procedure",
+    "file_by_hour": "by-hour",
+    "file_by_day": "by-day",
+    "file_by_site": "by-site",
+    "file_by_none": "totals",
 }

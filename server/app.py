@@ -127,7 +127,8 @@ class MotcuaServer:
     """One center's server. ``await start()``, then ``port`` is known."""
 
     def __init__(self, config: CenterConfig, db_path: str | Path, host: str = "127.0.0.1",
-                 port: int = 8765, clock: Clock = utc_now, public_url: str | None = None) -> None:
+                 port: int = 8765, clock: Clock = utc_now, public_url: str | None = None,
+                 hub: str | None = None) -> None:
         self.config = config
         self.host = host
         self.port = port
@@ -154,6 +155,9 @@ class MotcuaServer:
         self.started_at = _time.time()
         #: The citizen web: ticket pages, the citizen channel, messages.
         self.web = CitizenWeb(self, public_url)
+        # The province hub (motcua.hub): a background shipper, if configured.
+        self.hub_url = hub or config.hub.url
+        self.shipper: Any = None
 
     # --- lifecycle ------------------------------------------------------
 
@@ -172,12 +176,21 @@ class MotcuaServer:
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self._tick_task = asyncio.create_task(self._ticker(), name="motcua-tick")
+        if self.hub_url:
+            from motcua.hub.shipper import Shipper
+
+            self.shipper = Shipper(self.store.path, self.hub_url, self.config,
+                                   code=self.config.hub.code, name=self.config.hub.name,
+                                   heartbeat=self.heartbeat)
+            await self.shipper.start()
         log.info("listening on %s:%d", self.host, self.port)
 
     async def stop(self) -> None:
         """Stop listening, close connections, flush and close the database."""
         if self._tick_task:
             self._tick_task.cancel()
+        if self.shipper is not None:
+            await self.shipper.stop()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -265,7 +278,18 @@ class MotcuaServer:
             f"motcua_slow_clients_dropped_total {self.dropped_slow}",
         ]
         lines += self.web.metrics()
+        if self.shipper is not None:
+            lines += self.shipper.metrics_lines()
         return "\n".join(lines) + "\n"
+
+    def heartbeat(self) -> dict[str, Any]:
+        """What the province hub shows of this center right now: queues,
+        counters, printers and today's totals (the snapshot, without the
+        visits awaiting a rating)."""
+        snap = self.core.snapshot()
+        for c in snap["counters"]:
+            c.pop("pending_visit", None)
+        return snap
 
     # --- connections ----------------------------------------------------
 
@@ -636,6 +660,8 @@ class MotcuaServer:
     def _broadcast(self, messages: tuple[list[tuple[dict[str, Any], list[str]]],
                                          dict[str, Any], dict]) -> None:
         events, depts, totals = messages
+        if self.shipper is not None:
+            self.shipper.poke()  # committed: the hub may have it now
         folded: set[str] = set()
         if depts and events:
             # The queues this change moved ride on its last event, so a TV

@@ -110,6 +110,17 @@ class RatingLevel:
 
 
 @dataclass(frozen=True)
+class HubSettings:
+    """The ``[hub]`` section: this site's code and name at the province hub
+    and, optionally, the hub's URL (with the site's own credential; never
+    shown to clients). ``motcua serve --hub URL`` overrides the URL."""
+
+    code: str | None = None
+    name: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
 class QueueRules:
     max_priority_in_row: int = 2
     call_policy: str = "oldest_first"
@@ -143,6 +154,7 @@ class CenterConfig:
     #: The kiosks' printer model, as far as the center file says (``[printer]``):
     #: only the settings given, each kiosk's command line may override them.
     printer: dict[str, Any] = field(default_factory=dict)
+    hub: HubSettings = field(default_factory=HubSettings)
 
     # Lookup tables built once; the dataclass stays frozen for callers.
     def __post_init__(self) -> None:
@@ -332,7 +344,7 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
     """
     c = _Checker()
     c.unknown(data, {"center", "queue", "rating", "priority_groups", "departments",
-                     "counters", "officers", "devices", "web", "printer"}, "")
+                     "counters", "officers", "devices", "web", "printer", "hub"}, "")
 
     center = c.get(data, "center", "", dict, default={}) or {}
     c.unknown(center, {"name", "name_en", "timezone", "opens", "closes", "last_ticket",
@@ -546,6 +558,15 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
             c.err(f"devices.{role}", "is required (a token for each role)")
 
     web = parse_web(c, data)
+    hub_data = c.get(data, "hub", "", dict, required=False, default={}) or {}
+    c.unknown(hub_data, {"code", "name", "url"}, "hub")
+    hub_code = c.text(hub_data, "code", "hub", required=False, default="") or None
+    if hub_code is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}", hub_code):
+        c.err("hub.code", "must be 1–32 letters, digits, - or _ (the site's code at the hub)")
+    hub_url = c.text(hub_data, "url", "hub", required=False, default="") or None
+    if hub_url is not None and not hub_url.startswith(("postgresql://", "postgres://")):
+        c.err("hub.url", "must be a PostgreSQL URL (postgresql://role:password@host/db)")
+    hub = HubSettings(hub_code, c.text(hub_data, "name", "hub", required=False) or None, hub_url)
 
     if c.errors:
         raise ConfigError(c.errors, source)
@@ -556,7 +577,7 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
         rating_levels=tuple(sorted(levels, key=lambda r: -r.value)),
         priority_groups=tuple(groups), departments=tuple(departments),
         counters=tuple(sorted(counters, key=lambda x: x.number)), officers=tuple(officers),
-        tokens=tokens, web=web, printer=printer,
+        tokens=tokens, web=web, printer=printer, hub=hub,
     )
 
 

@@ -98,3 +98,82 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         if loop.time() > end:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.01)
+
+
+# --- the province hub: a real PostgreSQL ------------------------------------------
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL 16 (pgserver's binaries) on 127.0.0.1, started once
+    for the session in a temporary folder."""
+    import os
+    import shutil
+    import tempfile
+
+    pytest.importorskip("asyncpg")
+    from motcua.hub.embedded import EmbeddedPostgres, bin_dir
+
+    try:
+        bin_dir()
+    except RuntimeError as e:
+        pytest.skip(str(e))
+    folder = Path(tempfile.mkdtemp(prefix="motcua-pg-"))
+    folder.chmod(0o711)  # the server's own user (when run as root) must reach it
+    pg = EmbeddedPostgres(folder / "data").start()
+    try:
+        yield pg
+    finally:
+        pg.stop("immediate")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+_hub_numbers = iter(range(1, 10_000))
+
+
+class Hub:
+    """A fresh hub database on the session's PostgreSQL (its own role prefix,
+    since roles are cluster-wide)."""
+
+    def __init__(self, postgres, name: str) -> None:
+        self.postgres = postgres
+        self.name = name
+        self.admin_url = postgres.url(name)
+        self.conn = None
+
+    async def setup(self, version: int | None = None) -> "Hub":
+        import asyncpg
+
+        from motcua.hub.schema import SCHEMA_VERSION, ensure_database, migrate
+
+        await ensure_database(self.admin_url)
+        self.conn = await asyncpg.connect(self.admin_url)
+        await migrate(self.conn, prefix=self.name, name="Tỉnh thử nghiệm",
+                      target=version or SCHEMA_VERSION)
+        return self
+
+    async def add_site(self, code: str, name: str | None = None) -> str:
+        """A site's credential, as the URL its server ships with."""
+        from motcua.hub.schema import add_site, site_url
+
+        role, password = await add_site(self.conn, code, name or f"Đơn vị {code}")
+        return site_url(self.admin_url, role, password)
+
+    async def add_reader(self, name: str = "province") -> str:
+        from motcua.hub.schema import add_reader, site_url
+
+        role, password = await add_reader(self.conn, name)
+        return site_url(self.admin_url, role, password)
+
+    async def close(self) -> None:
+        if self.conn is not None:
+            await self.conn.close()
+
+
+@pytest.fixture
+async def hub(postgres):
+    """A migrated hub database (admin connection at ``hub.conn``)."""
+    h = await Hub(postgres, f"hub{next(_hub_numbers)}").setup()
+    try:
+        yield h
+    finally:
+        await h.close()

@@ -11,7 +11,8 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTS = ("server", "kiosk", "counter", "display", "printer", "reports", "sim", "monitor", "web")
+PARTS = ("server", "kiosk", "counter", "display", "printer", "reports", "sim", "monitor", "web",
+         "hub")
 
 
 def test_an_installed_wheel_has_only_the_motcua_package(tmp_path):
@@ -32,7 +33,7 @@ def test_an_installed_wheel_has_only_the_motcua_package(tmp_path):
                  "motcua/display/display.tcss", "motcua/counter/counter.tcss",
                  "motcua/counter/rating.tcss", "motcua/monitor/monitor.tcss",
                  "motcua/web/ticket.js", "motcua/web/ticket.css",
-                 "motcua/web/templates/app_index.html"):
+                 "motcua/web/templates/app_index.html", "motcua/hub/province.tcss"):
         assert data in names
 
     # Install it into a folder of its own and import every part from there,

@@ -48,7 +48,8 @@ def expected(result, config, by):
         return {None: None, "department": dept, "procedure": proc, "counter": counter,
                 "officer": officer, "hour": hour(ts), "day": day}[by]
 
-    g = defaultdict(lambda: {"issued": 0, "served": 0, "transferred": 0, "no_show": 0,
+    g = defaultdict(lambda: {"issued": 0, "transferred_in": 0, "served": 0, "transferred": 0,
+                             "no_show": 0,
                              "cancelled": 0, "expired": 0, "waits": [], "within": 0,
                              "service": [], "ratings": defaultdict(int)})
     visits = defaultdict(list)
@@ -63,7 +64,7 @@ def expected(result, config, by):
         proc0 = vs[0].procedure if vs else t.procedure
         g[key(dept0, proc0, None, None, t.issued_at)]["issued"] += 1
         start = t.issued_at
-        for v in vs:
+        for i, v in enumerate(vs):
             if start is not None:
                 wait = v.called_at - start
                 row = g[key(v.department, v.procedure, v.counter, v.officer, start)]
@@ -76,6 +77,11 @@ def expected(result, config, by):
                 row["service"].append(v.ended_at - v.started_at)
             if v.outcome == "transferred":
                 start = v.ended_at
+                # Sent on to the next visit's department (or where it waits now).
+                nxt = vs[i + 1] if i + 1 < len(vs) else t
+                dept = nxt.department
+                proc = nxt.procedure
+                g[key(dept, proc, None, None, v.ended_at)]["transferred_in"] += 1
         status = {NO_SHOW: "no_show", CANCELLED: "cancelled", EXPIRED: "expired"}.get(t.status)
         if status == "no_show":
             g[key(t.department, t.procedure, t.counter, t.officer, t.finished_at)]["no_show"] += 1
@@ -89,8 +95,8 @@ def expected(result, config, by):
         ratings = dict(row["ratings"])
         rated = sum(ratings.values())
         out[k] = {
-            **{n: row[n] for n in ("issued", "served", "transferred", "no_show", "cancelled",
-                                   "expired")},
+            **{n: row[n] for n in ("issued", "transferred_in", "served", "transferred",
+                                   "no_show", "cancelled", "expired")},
             "waits": len(row["waits"]),
             "wait_mean": statistics.fmean(row["waits"]) if row["waits"] else None,
             "wait_median": statistics.median(row["waits"]) if row["waits"] else None,
@@ -116,7 +122,8 @@ def _p90(values):
 
 def as_dict(k):
     return {
-        "issued": k.issued, "served": k.served, "transferred": k.transferred,
+        "issued": k.issued, "transferred_in": k.transferred_in, "served": k.served,
+        "transferred": k.transferred,
         "no_show": k.no_show, "cancelled": k.cancelled, "expired": k.expired,
         "waits": k.waits, "wait_mean": k.wait_mean, "wait_median": k.wait_median,
         "wait_p90": k.wait_p90, "within": k.within_share, "service_mean": k.service_mean,
@@ -251,7 +258,7 @@ def test_csv_and_xlsx_read_back(simulated, sample_config, tmp_path):
     with path.open(encoding="utf-8-sig", newline="") as f:
         rows = list(csv.reader(f))
     head = rows[0]
-    assert head[:4] == ["Mã", "Lĩnh vực", "Số phiếu phát", "Đã phục vụ"]
+    assert head[:5] == ["Mã", "Lĩnh vực", "Số phiếu phát", "Chuyển đến", "Đã phục vụ"]
     assert "Tỷ lệ hài lòng (%)" in head and "Rất hài lòng" in head
     assert len(rows) == 1 + len(report.rows) + 1
     total = dict(zip(head, rows[-1]))
@@ -270,7 +277,7 @@ def test_csv_and_xlsx_read_back(simulated, sample_config, tmp_path):
     wb = openpyxl.load_workbook(xlsx)
     ws = wb["Report"]
     header = [c.value for c in ws[4]]
-    assert header[:4] == ["Code", "Department", "Issued", "Served"]
+    assert header[:5] == ["Code", "Department", "Issued", "Transferred in", "Served"]
     last = [c.value for c in ws[4 + len(report.rows) + 1]]
     values = dict(zip(header, last))
     assert values["Department"] == "Total"
@@ -293,7 +300,7 @@ def test_cli_table_csv_and_errors(simulated, tmp_path, capsys):
     assert main(["report", "--db", str(db), "--month", d[:7], "--format", "csv",
                  "--lang", "en", "--by", "counter"]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0].startswith("Code,Counter,Issued,Served")
+    assert out.splitlines()[0].startswith("Code,Counter,Issued,Transferred in,Served")
     assert "Quầy 13 - Thu phí" in out
     assert main(["report", "--db", str(tmp_path / "none.db")]) == 2
     assert main(["report", "--db", str(db), "--day", "2026-13-01"]) == 2
@@ -321,3 +328,82 @@ def test_engine_and_simulator_import_no_ui_or_network():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == ""
+
+
+def test_fee_desk_reads_right_with_transferred_in(simulated, sample_config):
+    """The fee desk gets most citizens from other desks: 'transferred in'
+    says so (issued alone would read "22 issued, 111 served")."""
+    _, db = simulated
+    d = DAY.isoformat()
+    with ReportEngine(db, sample_config, cache=False) as engine:
+        report = engine.report(d, d, "department")
+    rows = {k.key: k for k in report.rows}
+    fee = rows["PHI"]
+    assert fee.transferred_in > fee.issued
+    assert fee.served + fee.no_show + fee.transferred <= fee.issued + fee.transferred_in
+    # Every transfer out of one desk is a transfer into another.
+    assert report.total.transferred_in == report.total.transferred == \
+        sum(k.transferred for k in report.rows) > 0
+    table = build_table(report, sample_config, "vi")
+    text = to_text(table)
+    assert "Ch.đến" in text and "Ch.đi" in text
+
+
+def test_xlsx_prints_on_landscape_pages_fitted_to_width(simulated, sample_config, tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    _, db = simulated
+    d = DAY.isoformat()
+    with ReportEngine(db, sample_config, cache=False) as engine:
+        report = engine.report(d, d, "department")
+    table = build_table(report, sample_config, "vi")
+    path = tmp_path / "r.xlsx"
+    write_xlsx(table, path)
+    ws = openpyxl.load_workbook(path)["Báo cáo"]
+    ps = ws.page_setup
+    assert ps.orientation == "landscape" and str(ps.paperSize) == str(ws.PAPERSIZE_A4)
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    assert (ps.fitToWidth, ps.fitToHeight) == (1, 0)
+    # The headings row and the code/name columns repeat on every page.
+    assert ws.print_title_rows.replace("$", "") == "4:4"
+    assert ws.print_title_cols.replace("$", "") == "A:B"
+    assert table.title in ws.oddHeader.center.text
+    assert "&P" in ws.oddFooter.right.text
+    # The title spans the table instead of being cut at column A.
+    last = openpyxl.utils.get_column_letter(len(table.columns))
+    assert f"A1:{last}1" in {str(r) for r in ws.merged_cells.ranges}
+    assert str(ws.print_area).endswith(f"$A$1:${last}${4 + len(report.rows) + 3}")
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None or shutil.which("pdfinfo") is None,
+                    reason="needs LibreOffice and poppler-utils")
+def test_xlsx_printed_by_libreoffice_is_one_page_wide(simulated, sample_config, tmp_path):
+    _, db = simulated
+    d = DAY.isoformat()
+    with ReportEngine(db, sample_config, cache=False) as engine:
+        report = engine.report(d, d, "procedure")  # 59 rows: more than one page down
+    path = tmp_path / "r.xlsx"
+    write_xlsx(build_table(report, sample_config, "vi"), path)
+    subprocess.run(["soffice", "--headless", f"-env:UserInstallation=file://{tmp_path}/lo",
+                    "--convert-to", "pdf", "--outdir", str(tmp_path), str(path)],
+                   check=True, capture_output=True, timeout=180)
+    info = subprocess.run(["pdfinfo", str(tmp_path / "r.pdf")], capture_output=True,
+                          text=True, check=True).stdout
+    pages = int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages")))
+    size = next(line for line in info.splitlines() if line.startswith("Page size"))
+    assert "A4" in size and float(size.split()[2]) > float(size.split()[4])  # landscape
+    # Both sheets, each one page wide: a handful of pages, not 6 per sheet.
+    assert 2 <= pages <= 4
+
+
+def test_exported_file_is_named_in_the_report_language(simulated, tmp_path, monkeypatch):
+    pytest.importorskip("openpyxl")
+    _, src = simulated
+    db = tmp_path / "m.db"
+    shutil.copy(src, db)
+    monkeypatch.chdir(tmp_path)
+    d = DAY.isoformat()
+    assert main(["report", "--db", str(db), "--day", d, "--format", "xlsx"]) == 0
+    assert (tmp_path / f"bao-cao_theo-linh-vuc_{d}.xlsx").exists()
+    assert main(["report", "--db", str(db), "--month", d[:7], "--by", "counter",
+                 "--format", "xlsx", "--lang", "en"]) == 0
+    assert (tmp_path / f"report_by-counter_{d[:7]}-01_{d[:7]}-30.xlsx").exists()
