@@ -348,7 +348,7 @@ class MonitorApp(App[None]):
         self.query_one("#chart", Static).update(self._chart(f))
 
     def _chart(self, f: Figures) -> Text:
-        hours = self.model.hours()
+        hours = self.model.hours(f)
         top = max([*f.arrivals_by_hour.values(), *f.served_by_hour.values(), 1])
         width = 14
         text = Text()
