@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import errno
 import logging
+import socket
 import time as _time
 from collections import defaultdict
 from datetime import datetime, time, timezone
@@ -37,7 +39,8 @@ from motcua.protocol import (
 
 from .config import WEEKDAYS, CenterConfig, hash_pin, verify_pin
 from .core import Clock, Outcome, QueueCore, QueueError
-from .storage import StorageError, Store, rows_for
+from .storage import DatabaseUnusable, StorageError, Store, rows_for
+from .strings import START, both, pair
 
 log = logging.getLogger("motcua.server")
 
@@ -51,6 +54,21 @@ _DUMMY_HASH = hash_pin("0000", "motcua-dummy")
 _COUNTER_COMMANDS = {"login", "logout", "pause", "resume", "call_next", "call_ticket",
                      "recall", "start", "finish", "no_show", "transfer", "waiting_list",
                      "officer_stats"}
+
+
+class StartError(RuntimeError):
+    """The server could not start. ``message`` says why in Vietnamese,
+    ``message_en`` in English, each in one line; nothing is left running."""
+
+    def __init__(self, message: str, message_en: str) -> None:
+        self.message = message
+        self.message_en = message_en
+        super().__init__(both(message, message_en))
+
+    @classmethod
+    def of(cls, key: str, **params: Any) -> "StartError":
+        """From a key of :data:`strings.START`."""
+        return cls(*pair(START, key, **params))
 
 
 def utc_now() -> datetime:
@@ -99,28 +117,59 @@ class MotcuaServer:
     # --- lifecycle ------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the database, restore state and start listening."""
-        await self.store.open()
-        await self.store.load(self.core)
-        await self._apply("tick")
-        self._server = await serve(
-            self._handler, self.host, self.port, process_request=self._http,
-            max_size=MAX_FRAME_BYTES, ping_interval=20, ping_timeout=20,
-            # Messages are small and the network is a LAN; per-connection
-            # deflate would cost more CPU than 500 displays' bandwidth saves.
-            compression=None,
-        )
+        """Open the database, restore state and start listening.
+
+        Raises :class:`StartError` when the database can't be used or the
+        address can't be listened on; whatever failed, nothing is left open
+        (an open aiosqlite thread would keep the process alive).
+        """
+        if not 0 <= self.port <= 65535:
+            raise StartError.of("bad_port", port=self.port)
+        try:
+            try:
+                await self.store.open()
+            except DatabaseUnusable as e:
+                raise StartError(e.message, e.message_en) from e
+            await self.store.load(self.core)
+            await self._apply("tick")
+            self._server = await self._listen()
+        except BaseException:
+            await self.stop()
+            raise
         self.port = self._server.sockets[0].getsockname()[1]
         self._tick_task = asyncio.create_task(self._ticker(), name="motcua-tick")
         log.info("listening on %s:%d", self.host, self.port)
+
+    async def _listen(self) -> Any:
+        try:
+            return await serve(
+                self._handler, self.host, self.port, process_request=self._http,
+                max_size=MAX_FRAME_BYTES, ping_interval=20, ping_timeout=20,
+                # Messages are small and the network is a LAN; per-connection
+                # deflate would cost more CPU than 500 displays' bandwidth saves.
+                compression=None,
+            )
+        except socket.gaierror as e:
+            raise StartError.of("bad_host", host=self.host) from e
+        except OSError as e:
+            where = {"host": self.host, "port": self.port}
+            if e.errno == errno.EADDRINUSE:
+                raise StartError.of("port_in_use", **where) from e
+            if e.errno == errno.EADDRNOTAVAIL:
+                raise StartError.of("bad_host", **where) from e
+            if e.errno == errno.EACCES:
+                raise StartError.of("port_denied", **where) from e
+            raise StartError.of("listen_failed", reason=e.strerror or e, **where) from e
 
     async def stop(self) -> None:
         """Stop listening, close connections, flush and close the database."""
         if self._tick_task:
             self._tick_task.cancel()
+            self._tick_task = None
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+            self._server = None
         if self._flush_handle:
             self._flush_handle.cancel()
         await self.store.close()
