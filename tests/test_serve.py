@@ -250,7 +250,7 @@ def test_banner_on_the_default_port_needs_no_url(sample_config, tmp_path):
     text = "\n".join(banner(sample_config, args, tmp_path / "m.db", 8765, True))
     assert "--url" not in text and text.count(" kiosk\n") == 1
     assert " counter --counter 1\n" in text and " rate --counter 1\n" in text
-    assert "cả ngày, mọi ngày (--ignore-hours) / ticket hours: all day, every day" in text
+    assert "  giờ phát số: mọi lúc (--ignore-hours) / ticket hours: any time\n" in text
     assert "ws://127.0.0.1:8765   (HTTP /healthz, /metrics)" in text
     args = build_parser().parse_args(["serve", "--host", "0.0.0.0"])
     text = "\n".join(banner(sample_config, args, tmp_path / "m.db", 8765, False))
