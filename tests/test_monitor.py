@@ -185,6 +185,17 @@ async def test_whole_day_figures_from_the_database(harness):
         await wait_for(lambda: app.model.figures().kpis.issued == 2)
 
 
+async def test_a_redraw_while_the_widgets_are_torn_down_is_harmless(sample_config):
+    """The redraw timer can fire once more while the app quits (seen under
+    load as NoMatches '#center-name' at the end of a test)."""
+    app = MonitorApp(state=CenterState(center=sample_config.public()), clock=lambda: 0.0)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await app.query_one("#topbar").remove()
+        await app.query_one("#bottom").remove()
+        app.redraw()
+        await pilot.pause()
+
+
 def test_helpers():
     assert duration(None) == "" and duration(59.9) == "0:59" and duration(3725) == "1:02:05"
     assert bar(0, 10, 5) == "" and bar(10, 10, 5) == "█████" and bar(1, 80, 10) == "▏"
