@@ -22,6 +22,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
@@ -225,6 +226,12 @@ class MonitorApp(App[None]):
 
     def redraw(self) -> None:
         """Draw everything from the model at the clock's time."""
+        try:
+            self._draw()
+        except NoMatches:
+            pass  # a last timer tick while the app tears its widgets down
+
+    def _draw(self) -> None:
         now = self.clock()
         lang = self.t.language
         self._topbar(now)
@@ -350,7 +357,7 @@ class MonitorApp(App[None]):
         self.query_one("#chart", Static).update(self._chart(f))
 
     def _chart(self, f: Figures) -> Text:
-        hours = self.model.hours()
+        hours = self.model.hours(f)
         top = max([*f.arrivals_by_hour.values(), *f.served_by_hour.values(), 1])
         width = 14
         text = Text()

@@ -265,11 +265,17 @@ class Monitor:
     def local_time(self, ts: float) -> str:
         return datetime.fromtimestamp(ts, timezone.utc).astimezone(self.tz).strftime("%H:%M")
 
-    def hours(self) -> range:
-        """The hours to chart: the center's opening hours."""
+    def hours(self, figures: Figures | None = None) -> list[int]:
+        """The hours to chart, in order: the center's opening hours, and
+        every hour that had arrivals or services (a ticket issued at 03:15
+        under ``--ignore-hours``, a visit served past closing time)."""
         opens = self.state.center.get("opens", "07:30")
         closes = self.state.center.get("closes", "17:00")
         first, last = int(opens[:2]), int(closes[:2])
         if first == 0 and last == 23:  # a server run with --ignore-hours
             first, last = 7, 17
-        return range(first, last + 1)
+        hours = set(range(first, last + 1))
+        if figures is not None:
+            hours |= {h for h, n in figures.arrivals_by_hour.items() if n}
+            hours |= {h for h, n in figures.served_by_hour.items() if n}
+        return sorted(hours)

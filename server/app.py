@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import errno
 import hashlib
 import logging
 import secrets
+import socket
 import time as _time
 from collections import defaultdict
 from datetime import datetime, time, timezone
@@ -44,7 +46,8 @@ from motcua.web.live import CitizenWeb
 from .config import WEEKDAYS, CenterConfig, hash_pin, verify_pin
 from .core import Clock, Outcome, QueueCore, QueueError
 from .lockout import LoginLimiter
-from .storage import StorageError, Store, Superseded, rows_for, ticket_views
+from .storage import DatabaseUnusable, StorageError, Store, Superseded, rows_for, ticket_views
+from .strings import START, both, pair
 
 log = logging.getLogger("motcua.server")
 
@@ -94,15 +97,31 @@ def session_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
+class StartError(RuntimeError):
+    """The server could not start. ``message`` says why in Vietnamese,
+    ``message_en`` in English, each in one line; nothing is left running."""
+
+    def __init__(self, message: str, message_en: str) -> None:
+        self.message = message
+        self.message_en = message_en
+        super().__init__(both(message, message_en))
+
+    @classmethod
+    def of(cls, key: str, **params: Any) -> "StartError":
+        """From a key of :data:`strings.START`."""
+        return cls(*pair(START, key, **params))
+
+
 def utc_now() -> datetime:
     """The real clock."""
     return datetime.now(timezone.utc)
 
 
 def always_open(config: CenterConfig) -> CenterConfig:
-    """The same center with hours lifted (demos, benchmarks, tests)."""
-    return dataclasses.replace(config, opens=time(0, 0), closes=time(23, 59, 59),
-                               last_ticket=time(23, 59, 59), open_days=WEEKDAYS)
+    """The same center with hours lifted (demos, benchmarks, tests): open
+    to the last microsecond of the day (23:59:59 would refuse 23:59:59.5)."""
+    return dataclasses.replace(config, opens=time(0, 0), closes=time.max,
+                               last_ticket=time.max, open_days=WEEKDAYS)
 
 
 @dataclasses.dataclass(eq=False)
@@ -162,18 +181,26 @@ class MotcuaServer:
     # --- lifecycle ------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the database, restore state and start listening."""
-        await self.store.open()
-        await self.store.load(self.core)
-        await self._apply("tick")
-        await self.web.open()
-        self._server = await serve(
-            self._handler, self.host, self.port, process_request=self._http,
-            max_size=MAX_FRAME_BYTES, ping_interval=20, ping_timeout=20,
-            # Messages are small and the network is a LAN; per-connection
-            # deflate would cost more CPU than 500 displays' bandwidth saves.
-            compression=None,
-        )
+        """Open the database, restore state and start listening.
+
+        Raises :class:`StartError` when the database can't be used or the
+        address can't be listened on; whatever failed, nothing is left open
+        (an open aiosqlite thread would keep the process alive).
+        """
+        if not 0 <= self.port <= 65535:
+            raise StartError.of("bad_port", port=self.port)
+        try:
+            try:
+                await self.store.open()
+            except DatabaseUnusable as e:
+                raise StartError(e.message, e.message_en) from e
+            await self.store.load(self.core)
+            await self._apply("tick")
+            await self.web.open()
+            self._server = await self._listen()
+        except BaseException:
+            await self.stop()
+            raise
         self.port = self._server.sockets[0].getsockname()[1]
         self._tick_task = asyncio.create_task(self._ticker(), name="motcua-tick")
         if self.hub_url:
@@ -185,15 +212,38 @@ class MotcuaServer:
             await self.shipper.start()
         log.info("listening on %s:%d", self.host, self.port)
 
+    async def _listen(self) -> Any:
+        try:
+            return await serve(
+                self._handler, self.host, self.port, process_request=self._http,
+                max_size=MAX_FRAME_BYTES, ping_interval=20, ping_timeout=20,
+                # Messages are small and the network is a LAN; per-connection
+                # deflate would cost more CPU than 500 displays' bandwidth saves.
+                compression=None,
+            )
+        except socket.gaierror as e:
+            raise StartError.of("bad_host", host=self.host) from e
+        except OSError as e:
+            where = {"host": self.host, "port": self.port}
+            if e.errno == errno.EADDRINUSE:
+                raise StartError.of("port_in_use", **where) from e
+            if e.errno == errno.EADDRNOTAVAIL:
+                raise StartError.of("bad_host", **where) from e
+            if e.errno == errno.EACCES:
+                raise StartError.of("port_denied", **where) from e
+            raise StartError.of("listen_failed", reason=e.strerror or e, **where) from e
+
     async def stop(self) -> None:
         """Stop listening, close connections, flush and close the database."""
         if self._tick_task:
             self._tick_task.cancel()
         if self.shipper is not None:
             await self.shipper.stop()
+            self._tick_task = None
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+            self._server = None
         if self._flush_handle:
             self._flush_handle.cancel()
         await self.web.close()

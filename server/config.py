@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from motcua.web.settings import WebSettings, parse_web
+from .strings import CONFIG, KINDS, both, pair
 
 ROLES = ("kiosk", "counter", "display", "rating", "admin")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -42,13 +43,20 @@ SIPAS_CRITERIA: dict[str, tuple[str, str]] = {
 
 
 class ConfigError(Exception):
-    """A configuration file is invalid; ``errors`` lists ``(path, message)``."""
+    """A configuration file is invalid. ``details`` lists ``(path, vietnamese,
+    english)``; ``errors`` the same as ``(path, "vietnamese / english")``."""
 
-    def __init__(self, errors: list[tuple[str, str]], source: str = "") -> None:
-        self.errors = errors
+    def __init__(self, details: list[tuple[str, str, str]], source: str = "") -> None:
+        self.details = details
+        self.errors = [(path, both(vi, en)) for path, vi, en in details]
         self.source = source
-        lines = [f"{path}: {msg}" for path, msg in errors]
+        lines = [f"{path}: {msg}" for path, msg in self.errors]
         super().__init__("\n".join(lines))
+
+
+def _problem(path: str, key: str, **params: Any) -> tuple[str, str, str]:
+    vi, en = pair(CONFIG, key, **params)
+    return path, vi, en
 
 
 @dataclass(frozen=True)
@@ -285,32 +293,34 @@ class _Checker:
     """Collects errors with their field paths while reading raw TOML data."""
 
     def __init__(self) -> None:
-        self.errors: list[tuple[str, str]] = []
+        self.errors: list[tuple[str, str, str]] = []
 
-    def err(self, path: str, msg: str) -> None:
-        self.errors.append((path, msg))
+    def err(self, path: str, key: str, **params: Any) -> None:
+        """Record the problem ``key`` of :data:`strings.CONFIG` at ``path``."""
+        self.errors.append(_problem(path, key, **params))
 
     def get(self, data: dict, key: str, path: str, kind: type | tuple, required: bool = True, default: Any = None) -> Any:
         full = f"{path}.{key}" if path else key
         if key not in data:
             if required:
-                self.err(full, "is required")
+                self.err(full, "required")
             return default
         value = data[key]
         kinds = kind if isinstance(kind, tuple) else (kind,)
         # bool is an int in Python; a TOML `true` is never a valid number here.
         if isinstance(value, bool) and bool not in kinds:
-            self.err(full, f"must be {_kind_name(kinds)}, not a boolean")
+            self.err(full, "not_boolean", kind=_kind_name(kinds))
             return default
         if not isinstance(value, kinds):
-            self.err(full, f"must be {_kind_name(kinds)}, got {type(value).__name__}")
+            self.err(full, "wrong_kind", kind=_kind_name(kinds), got=_kind_name((type(value),)))
             return default
         return value
 
     def text(self, data: dict, key: str, path: str, required: bool = True, default: str = "") -> str:
         value = self.get(data, key, path, str, required, default)
-        if required and isinstance(value, str) and not value.strip():
-            self.err(f"{path}.{key}" if path else key, "must not be empty")
+        # Only a text that is there can be empty (a number there is reported once).
+        if required and isinstance(data.get(key), str) and not value.strip():
+            self.err(f"{path}.{key}" if path else key, "empty")
         return value if isinstance(value, str) else default
 
     def clock(self, data: dict, key: str, path: str, required: bool = True, default: time | None = None) -> time | None:
@@ -321,20 +331,20 @@ class _Checker:
             return raw
         m = _TIME_RE.match(raw)
         if not m:
-            self.err(f"{path}.{key}" if path else key, f"must be a time HH:MM, got {raw!r}")
+            self.err(f"{path}.{key}" if path else key, "bad_time", raw=repr(raw))
             return default
         return time(int(m.group(1)), int(m.group(2)))
 
     def unknown(self, data: dict, allowed: set[str], path: str) -> None:
         for key in data:
             if key not in allowed:
-                self.err(f"{path}.{key}" if path else key, "is not a known setting")
+                self.err(f"{path}.{key}" if path else key, "unknown_setting")
 
 
-def _kind_name(kinds: tuple) -> str:
-    names = {str: "text", int: "a whole number", float: "a number", bool: "true or false",
-             list: "a list", dict: "a table", time: "a time"}
-    return " or ".join(names.get(k, k.__name__) for k in kinds)
+def _kind_name(kinds: tuple) -> tuple[str, str]:
+    """The kinds of value in words, in both languages."""
+    names = [KINDS.get(k.__name__, (k.__name__, k.__name__)) for k in kinds]
+    return " hoặc ".join(n[0] for n in names), " or ".join(n[1] for n in names)
 
 
 def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
@@ -355,19 +365,19 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        c.err("center.timezone", f"unknown time zone {tz!r}")
+        c.err("center.timezone", "unknown_timezone", tz=repr(tz))
     opens = c.clock(center, "opens", "center", required=False, default=time(7, 30))
     closes = c.clock(center, "closes", "center", required=False, default=time(17, 0))
     last_ticket = c.clock(center, "last_ticket", "center", required=False, default=closes)
     if opens and closes and opens >= closes:
-        c.err("center.closes", "must be later than center.opens")
+        c.err("center.closes", "closes_after_opens")
     if opens and closes and last_ticket and not (opens <= last_ticket <= closes):
-        c.err("center.last_ticket", "must be between center.opens and center.closes")
+        c.err("center.last_ticket", "last_ticket_between")
     open_days = c.get(center, "open_days", "center", list, required=False,
                       default=["mon", "tue", "wed", "thu", "fri"])
     for i, day in enumerate(open_days or []):
         if day not in WEEKDAYS:
-            c.err(f"center.open_days[{i}]", f"must be one of {', '.join(WEEKDAYS)}")
+            c.err(f"center.open_days[{i}]", "one_of", choices=", ".join(WEEKDAYS))
     notice = c.text(center, "notice", "center", required=False)
     notice_en = c.text(center, "notice_en", "center", required=False, default=notice)
 
@@ -376,19 +386,19 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
                   "requeue_placement", "recent_calls", "expire_waiting_at"}, "queue")
     max_prio = c.get(q, "max_priority_in_row", "queue", int, required=False, default=2)
     if max_prio is not None and max_prio < 1:
-        c.err("queue.max_priority_in_row", "must be at least 1")
+        c.err("queue.max_priority_in_row", "at_least", min=1)
     policy = c.get(q, "call_policy", "queue", str, required=False, default="oldest_first")
     if policy not in CALL_POLICIES:
-        c.err("queue.call_policy", f"must be one of {', '.join(CALL_POLICIES)}")
+        c.err("queue.call_policy", "one_of", choices=", ".join(CALL_POLICIES))
     placements = {}
     for key, default in (("transfer_placement", "front"), ("requeue_placement", "back")):
         value = c.get(q, key, "queue", str, required=False, default=default)
         if value not in PLACEMENTS:
-            c.err(f"queue.{key}", f"must be one of {', '.join(PLACEMENTS)}")
+            c.err(f"queue.{key}", "one_of", choices=", ".join(PLACEMENTS))
         placements[key] = value
     recent = c.get(q, "recent_calls", "queue", int, required=False, default=10)
     if recent is not None and not (1 <= recent <= 50):
-        c.err("queue.recent_calls", "must be between 1 and 50")
+        c.err("queue.recent_calls", "between", min=1, max=50)
     expire_at = c.clock(q, "expire_waiting_at", "queue", required=False, default=None)
     rules = QueueRules(max_prio or 2, policy, placements["transfer_placement"],
                        placements["requeue_placement"], recent or 10, expire_at)
@@ -397,7 +407,7 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
     c.unknown(rating, {"window_seconds", "levels"}, "rating")
     window = c.get(rating, "window_seconds", "rating", int, required=False, default=300)
     if window is not None and window <= 0:
-        c.err("rating.window_seconds", "must be positive")
+        c.err("rating.window_seconds", "positive")
     levels: list[RatingLevel] = []
     raw_levels = c.get(rating, "levels", "rating", list, required=False, default=None)
     if raw_levels is None:
@@ -411,12 +421,12 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
     for i, lv in enumerate(raw_levels):
         p = f"rating.levels[{i}]"
         if not isinstance(lv, dict):
-            c.err(p, "must be a table")
+            c.err(p, "table")
             continue
         c.unknown(lv, {"value", "vi", "en", "satisfied", "negative"}, p)
         value = c.get(lv, "value", p, int)
         if value in seen_values:
-            c.err(f"{p}.value", f"duplicates value {value}")
+            c.err(f"{p}.value", "duplicate_value", value=value)
         seen_values.add(value)
         levels.append(RatingLevel(
             value if isinstance(value, int) else 0,
@@ -425,19 +435,19 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
             bool(c.get(lv, "negative", p, bool, required=False, default=False)),
         ))
     if not levels:
-        c.err("rating.levels", "needs at least one level")
+        c.err("rating.levels", "no_levels")
 
     groups: list[PriorityGroup] = []
     seen: set[str] = set()
     for i, g in enumerate(c.get(data, "priority_groups", "", list, required=False, default=[]) or []):
         p = f"priority_groups[{i}]"
         if not isinstance(g, dict):
-            c.err(p, "must be a table")
+            c.err(p, "table")
             continue
         c.unknown(g, {"code", "vi", "en"}, p)
         code = c.text(g, "code", p)
         if code in seen:
-            c.err(f"{p}.code", f"duplicates priority group {code!r}")
+            c.err(f"{p}.code", "duplicate_group", code=repr(code))
         seen.add(code)
         groups.append(PriorityGroup(code, c.text(g, "vi", p),
                                     c.text(g, "en", p, required=False, default=g.get("vi", ""))))
@@ -448,43 +458,43 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
     proc_codes: set[str] = set()
     raw_depts = c.get(data, "departments", "", list, default=[]) or []
     if not raw_depts and "departments" in data:
-        c.err("departments", "needs at least one department")
+        c.err("departments", "no_departments")
     for i, d in enumerate(raw_depts):
         p = f"departments[{i}]"
         if not isinstance(d, dict):
-            c.err(p, "must be a table")
+            c.err(p, "table")
             continue
         c.unknown(d, {"code", "letter", "vi", "en", "target_wait", "daily_cap", "open", "procedures"}, p)
         code = c.text(d, "code", p)
         if code in dept_codes:
-            c.err(f"{p}.code", f"duplicates department {code!r}")
+            c.err(f"{p}.code", "duplicate_department", code=repr(code))
         dept_codes.add(code)
         letter = c.text(d, "letter", p)
         if letter and not re.fullmatch(r"[A-Z]", letter):
-            c.err(f"{p}.letter", f"must be one capital letter A-Z, got {letter!r}")
+            c.err(f"{p}.letter", "bad_letter", letter=repr(letter))
         elif letter in letters:
-            c.err(f"{p}.letter", f"{letter!r} is already used by department {letters[letter]!r}")
+            c.err(f"{p}.letter", "letter_taken", letter=repr(letter), code=repr(letters[letter]))
         letters[letter] = code
         target = c.get(d, "target_wait", p, (int, float), required=False, default=15)
         if target is not None and target <= 0:
-            c.err(f"{p}.target_wait", "must be positive (minutes)")
+            c.err(f"{p}.target_wait", "positive_minutes")
         cap = c.get(d, "daily_cap", p, int, required=False, default=None)
         if cap is not None and not (1 <= cap <= 999):
-            c.err(f"{p}.daily_cap", "must be between 1 and 999")
+            c.err(f"{p}.daily_cap", "between", min=1, max=999)
         procs: list[Procedure] = []
         for j, pr in enumerate(c.get(d, "procedures", p, list, required=False, default=[]) or []):
             pp = f"{p}.procedures[{j}]"
             if not isinstance(pr, dict):
-                c.err(pp, "must be a table")
+                c.err(pp, "table")
                 continue
             c.unknown(pr, {"code", "vi", "en", "minutes"}, pp)
             pcode = c.text(pr, "code", pp)
             if pcode in proc_codes:
-                c.err(f"{pp}.code", f"duplicates procedure {pcode!r}")
+                c.err(f"{pp}.code", "duplicate_procedure", code=repr(pcode))
             proc_codes.add(pcode)
             minutes = c.get(pr, "minutes", pp, (int, float), required=False, default=10)
             if minutes is not None and minutes <= 0:
-                c.err(f"{pp}.minutes", "must be positive")
+                c.err(f"{pp}.minutes", "positive")
             procs.append(Procedure(pcode, c.text(pr, "vi", pp),
                                    c.text(pr, "en", pp, required=False, default=pr.get("vi", "")),
                                    float(minutes or 10), code))
@@ -500,45 +510,45 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
     for i, ct in enumerate(c.get(data, "counters", "", list, default=[]) or []):
         p = f"counters[{i}]"
         if not isinstance(ct, dict):
-            c.err(p, "must be a table")
+            c.err(p, "table")
             continue
         c.unknown(ct, {"number", "name", "departments"}, p)
         number = c.get(ct, "number", p, int)
         if isinstance(number, int):
             if number < 1:
-                c.err(f"{p}.number", "must be 1 or more")
+                c.err(f"{p}.number", "at_least", min=1)
             if number in numbers:
-                c.err(f"{p}.number", f"duplicates counter {number}")
+                c.err(f"{p}.number", "duplicate_counter", number=number)
             numbers.add(number)
         depts = c.get(ct, "departments", p, list, default=[]) or []
         if not depts:
-            c.err(f"{p}.departments", "must list at least one department")
+            c.err(f"{p}.departments", "counter_needs_department")
         for j, code in enumerate(depts):
             if code not in dept_codes:
-                c.err(f"{p}.departments[{j}]", f"unknown department {code!r}")
+                c.err(f"{p}.departments[{j}]", "unknown_department", code=repr(code))
             served.add(code)
         counters.append(Counter(number if isinstance(number, int) else 0,
                                 c.text(ct, "name", p, required=False, default=f"Quầy {number}"),
                                 tuple(str(x) for x in depts)))
     for i, d in enumerate(departments):
         if d.code and d.code not in served:
-            c.err(f"departments[{i}]", f"no counter serves department {d.code!r}")
+            c.err(f"departments[{i}]", "unserved_department", code=repr(d.code))
 
     officers: list[Officer] = []
     ids: set[str] = set()
     for i, o in enumerate(c.get(data, "officers", "", list, required=False, default=[]) or []):
         p = f"officers[{i}]"
         if not isinstance(o, dict):
-            c.err(p, "must be a table")
+            c.err(p, "table")
             continue
         c.unknown(o, {"id", "name", "pin_hash"}, p)
         oid = c.text(o, "id", p)
         if oid in ids:
-            c.err(f"{p}.id", f"duplicates officer {oid!r}")
+            c.err(f"{p}.id", "duplicate_officer", id=repr(oid))
         ids.add(oid)
         ph = c.text(o, "pin_hash", p)
         if ph and not ph.startswith("pbkdf2_sha256$"):
-            c.err(f"{p}.pin_hash", "must be a hash from `motcua hash-pin`, not a plain PIN")
+            c.err(f"{p}.pin_hash", "plain_pin")
         officers.append(Officer(oid, c.text(o, "name", p), ph))
 
     printer = _printer_settings(c, c.get(data, "printer", "", dict, required=False,
@@ -548,24 +558,24 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
     tokens: dict[str, str] = {}
     for role, token in devices.items():
         if role not in ROLES:
-            c.err(f"devices.{role}", f"unknown role; roles are {', '.join(ROLES)}")
+            c.err(f"devices.{role}", "unknown_role", roles=", ".join(ROLES))
         elif not isinstance(token, str) or len(token) < 4:
-            c.err(f"devices.{role}", "must be a token of at least 4 characters")
+            c.err(f"devices.{role}", "short_token")
         else:
             tokens[role] = token
     for role in ROLES:
         if role not in devices and "devices" in data:
-            c.err(f"devices.{role}", "is required (a token for each role)")
+            c.err(f"devices.{role}", "token_required")
 
     web = parse_web(c, data)
     hub_data = c.get(data, "hub", "", dict, required=False, default={}) or {}
     c.unknown(hub_data, {"code", "name", "url"}, "hub")
     hub_code = c.text(hub_data, "code", "hub", required=False, default="") or None
     if hub_code is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}", hub_code):
-        c.err("hub.code", "must be 1–32 letters, digits, - or _ (the site's code at the hub)")
+        c.err("hub.code", "hub_code")
     hub_url = c.text(hub_data, "url", "hub", required=False, default="") or None
     if hub_url is not None and not hub_url.startswith(("postgresql://", "postgres://")):
-        c.err("hub.url", "must be a PostgreSQL URL (postgresql://role:password@host/db)")
+        c.err("hub.url", "hub_url")
     hub = HubSettings(hub_code, c.text(hub_data, "name", "hub", required=False) or None, hub_url)
 
     if c.errors:
@@ -591,13 +601,12 @@ def _printer_settings(c: _Checker, raw: dict[str, Any]) -> dict[str, Any]:
         if paper in PRINTER_PAPER:
             out["paper"] = paper
         else:
-            c.err("printer.paper", "must be 58 or 80 (mm)")
+            c.err("printer.paper", "printer_paper")
     dots = c.get(raw, "dots", "printer", int, required=False)
     if dots is not None:
         top = (paper if paper in PRINTER_PAPER else 80) * 8
         if dots % 8 or not 256 <= dots <= top:
-            c.err("printer.dots", f"must be a multiple of 8 between 256 and {top} "
-                                  "(the printable width in dots, e.g. 384, 512 or 576)")
+            c.err("printer.dots", "printer_dots", top=top)
         else:
             out["dots"] = dots
     for key, allowed in (("qr", PRINTER_QR), ("image_align", PRINTER_IMAGE_ALIGN)):
@@ -606,7 +615,7 @@ def _printer_settings(c: _Checker, raw: dict[str, Any]) -> dict[str, Any]:
             if value in allowed:
                 out[key] = value
             else:
-                c.err(f"printer.{key}", f"must be one of {', '.join(allowed)}")
+                c.err(f"printer.{key}", "one_of", choices=", ".join(allowed))
     check = c.get(raw, "check_status", "printer", bool, required=False)
     if check is not None:
         out["check_status"] = check
@@ -623,9 +632,9 @@ def load_config(path: str | Path | None = None) -> CenterConfig:
         try:
             text = Path(path).read_text("utf-8")
         except OSError as e:
-            raise ConfigError([("", f"cannot read file: {e.strerror or e}")], source) from e
+            raise ConfigError([_problem("", "unreadable", reason=e.strerror or e)], source) from e
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError([("", f"not valid TOML: {e}")], source) from e
+        raise ConfigError([_problem("", "not_toml", reason=e)], source) from e
     return parse_config(data, source)

@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import sqlite3
+import tempfile
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ import aiosqlite
 from motcua.protocol import encode_text
 
 from .core import CounterState, Meta, Outcome, QueueCore, Rating, Ticket, Visit
+from .strings import START, both, pair
 
 log = logging.getLogger("motcua.storage")
 
@@ -218,25 +220,69 @@ class Store:
         self.failed = False
 
     async def open(self) -> None:
-        """Open (creating if needed) the database and bring its schema up to date."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = await aiosqlite.connect(self.path, isolation_level=None)
-        await self.db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a commit is on disk (WAL fsynced) before anybody is answered.
-        await self.db.execute("PRAGMA synchronous=FULL")
-        await self.db.execute("PRAGMA busy_timeout=5000")
-        await self.db.execute("PRAGMA foreign_keys=ON")
-        await self._migrate()
+        """Open (creating if needed) the database and bring its schema up to date.
+
+        Refuses, with :class:`DatabaseUnusable`, a file that could not be
+        served from: its folder missing or not writable, not SQLite, damaged
+        (``PRAGMA quick_check``), read-only, of an unknown schema version or
+        another program's. Nothing is left open when it refuses.
+        """
+        check_location(self.path)
+        try:
+            self.db = await aiosqlite.connect(self.path, isolation_level=None)
+        except sqlite3.Error as e:
+            raise unusable(e, self.path) from e
+        try:
+            await self._check_file()
+            async with self.db.execute("PRAGMA journal_mode=WAL") as cur:
+                (mode,) = await cur.fetchone()
+            if str(mode).lower() != "wal":
+                raise DatabaseUnusable("db_failed", path=self.path,
+                                       reason=f"journal_mode={mode}, WAL expected")
+            # FULL: a commit is on disk (WAL fsynced) before anybody is answered.
+            await self.db.execute("PRAGMA synchronous=FULL")
+            await self.db.execute("PRAGMA busy_timeout=5000")
+            await self.db.execute("PRAGMA foreign_keys=ON")
+            await self._migrate()
+        except BaseException as e:
+            db, self.db = self.db, None
+            await db.close()  # else aiosqlite's thread keeps the process alive
+            if isinstance(e, sqlite3.Error):
+                raise unusable(e, self.path) from e
+            raise
         self._writer = asyncio.create_task(self._write_loop(), name="motcua-writer")
+
+    async def _check_file(self) -> None:
+        """The file is intact and can be written (before anything depends on it)."""
+        assert self.db is not None
+        async with self.db.execute("PRAGMA quick_check(3)") as cur:
+            problems = [str(r[0]) for r in await cur.fetchall()]
+        if problems != ["ok"]:
+            detail = " ".join("; ".join(problems).split())  # one line, however SQLite wraps it
+            raise DatabaseUnusable("db_damaged", path=self.path,
+                                   detail=detail[:160] + ("…" if len(detail) > 160 else ""))
+        # A read-only file opens and reads fine, then fails every write: ask
+        # for the write lock now (nothing is written, it is rolled back).
+        await self.db.execute("BEGIN IMMEDIATE")
+        await self.db.execute("ROLLBACK")
 
     async def _migrate(self) -> None:
         assert self.db is not None
         async with self.db.execute("PRAGMA user_version") as cur:
             (version,) = await cur.fetchone()
+        if version < 0:
+            raise DatabaseUnusable("db_bad_version", path=self.path, version=version)
         if version > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"{self.path} has schema version {version}, newer than this motcua "
-                f"({SCHEMA_VERSION}); upgrade motcua")
+            raise DatabaseUnusable("db_newer", path=self.path, version=version,
+                                   supported=SCHEMA_VERSION)
+        if version == 0:
+            async with self.db.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table' "
+                    "AND name NOT LIKE 'sqlite_%' ORDER BY name") as cur:
+                tables = [r[0] for r in await cur.fetchall()]
+            if tables:  # not ours: never create our tables among another program's
+                raise DatabaseUnusable("db_foreign", path=self.path,
+                                       tables=", ".join(tables[:5]))
         for i in range(version, SCHEMA_VERSION):
             log.info("migrating %s to schema version %d", self.path, i + 1)
             await self.db.execute("BEGIN IMMEDIATE")
@@ -250,7 +296,7 @@ class Store:
                 raise
 
     async def close(self) -> None:
-        """Finish pending writes and close the file."""
+        """Finish pending writes and close the file (nothing to do if it never opened)."""
         if self._writer is not None:
             await self._queue.put(None)
             await self._writer
@@ -508,6 +554,68 @@ class StorageError(Exception):
 class Superseded(StorageError):
     """This change was not written because an earlier one in the same commit
     was refused; it was never recorded and may be applied again as it is."""
+class DatabaseUnusable(RuntimeError):
+    """The database file can't be served from. ``message`` says why in
+    Vietnamese, ``message_en`` in English (keys of :data:`strings.START`)."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        self.key = key
+        self.message, self.message_en = pair(START, key, **params)
+        super().__init__(both(self.message, self.message_en))
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_location(path: Path) -> None:
+    """What can be told before SQLite opens ``path``: it is no folder, its
+    folder exists (made if needed) and is writable (WAL keeps ``-wal`` and
+    ``-shm`` files beside it), and an existing file is SQLite and writable."""
+    if path.is_dir():
+        raise DatabaseUnusable("db_is_folder", path=path)
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DatabaseUnusable("db_folder", folder=folder, reason=e.strerror or e) from e
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise DatabaseUnusable("db_folder_readonly", folder=folder) from e
+    if not path.exists():
+        return
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(SQLITE_HEADER))
+    except OSError as e:
+        raise DatabaseUnusable("db_unreadable", path=path, reason=e.strerror or e) from e
+    if head and head != SQLITE_HEADER:  # an empty file is a new database to SQLite
+        raise DatabaseUnusable("db_not_sqlite", path=path)
+    try:
+        with open(path, "r+b"):
+            pass
+    except PermissionError as e:
+        raise DatabaseUnusable("db_readonly", path=path) from e
+    except OSError as e:
+        raise DatabaseUnusable("db_unreadable", path=path, reason=e.strerror or e) from e
+
+
+def unusable(e: sqlite3.Error, path: Path) -> DatabaseUnusable:
+    """An SQLite error while opening, as the reason the file can't be used."""
+    name = getattr(e, "sqlite_errorname", "") or ""
+    text = str(e)
+    if name == "SQLITE_NOTADB" or "not a database" in text:
+        return DatabaseUnusable("db_not_sqlite", path=path)
+    if name.startswith("SQLITE_CORRUPT") or "malformed" in text:
+        return DatabaseUnusable("db_damaged", path=path, detail=text)
+    if name.startswith("SQLITE_READONLY") or "readonly" in text:
+        return DatabaseUnusable("db_readonly", path=path)
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
+        return DatabaseUnusable("db_locked", path=path)
+    if name.startswith("SQLITE_CANTOPEN") or "unable to open" in text:
+        return DatabaseUnusable("db_unreadable", path=path, reason=text)
+    return DatabaseUnusable("db_failed", path=path, reason=text)
 
 
 def _statements(script: str) -> list[str]:

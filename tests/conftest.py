@@ -1,18 +1,61 @@
 """Shared fixtures: a real server on 127.0.0.1 (port 0) with a real SQLite
-file under tmp_path, and real websocket clients."""
+file under tmp_path, and real websocket clients.
+
+A test's server runs on a :class:`WallClock` of its own (real seconds passing
+from a Tuesday 10:00 in Vietnam), never on the machine's clock: CI runs at
+any hour, and a test that started at 23:59:59 would see its tickets expire at
+midnight. Apps in a test take the same clock (``harness.clock``)."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import AsyncIterator, Callable
+from zoneinfo import ZoneInfo
 
 import pytest
+from clocks import (  # noqa: F401  (hooks: pytest --clock / --clock-matrix)
+    pytest_addoption,
+    pytest_cmdline_main,
+    pytest_configure,
+    pytest_report_header,
+    pytest_runtest_setup,
+)
 
 from motcua.client import MotcuaClient, connect_once
 from motcua.server.app import MotcuaServer, always_open
 from motcua.server.config import CenterConfig, load_config
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+#: Where every test's wall clock starts: a working day (Tuesday), inside the
+#: sample center's hours, hours away from midnight and minutes from an hour.
+TEST_START = datetime(2026, 12, 1, 10, 0, tzinfo=VN)
+
+
+class WallClock:
+    """A test's wall clock: real (monotonic) seconds pass from ``start``,
+    whatever the machine's clock says. Called, it gives an aware datetime
+    (the server's, kiosk's and display's clock); :meth:`time` gives epoch
+    seconds (the counter console's, rating pad's and monitor's)."""
+
+    def __init__(self, start: datetime = TEST_START) -> None:
+        self.start = start
+        self._epoch = start.timestamp()
+        self._mono = time.monotonic()
+
+    def time(self) -> float:
+        return self._epoch + (time.monotonic() - self._mono)
+
+    def __call__(self) -> datetime:
+        return datetime.fromtimestamp(self.time(), timezone.utc)
+
+    @property
+    def day(self) -> str:
+        """Today's date in Vietnam, as the core names days."""
+        return self().astimezone(VN).date().isoformat()
+
 
 TOKENS = {"kiosk": "kiosk-demo", "counter": "counter-demo", "display": "display-demo",
           "rating": "rating-demo", "admin": "admin-demo"}
@@ -37,7 +80,7 @@ class Harness:
                  clock: Callable[[], datetime] | None = None) -> None:
         self.config = config
         self.db = db
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or WallClock()
         self.server: MotcuaServer | None = None
         self.port = 0
         self.clients: list[MotcuaClient] = []

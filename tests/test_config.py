@@ -65,11 +65,13 @@ def test_config_check_command(tmp_path):
     proc = run("config", "check", str(bad))
     assert proc.returncode == 1
     assert "departments[0].letter" in proc.stdout
-    assert "departments[0]: no counter serves" in proc.stdout
+    assert "departments[0]: không quầy nào phục vụ lĩnh vực 'TP' / no counter serves" \
+        in proc.stdout
     broken = tmp_path / "broken.toml"
     broken.write_text("[center\n", "utf-8")
     proc = run("config", "check", str(broken))
-    assert proc.returncode == 1 and "not valid TOML" in proc.stdout
+    assert proc.returncode == 1 and "không phải TOML hợp lệ" in proc.stdout \
+        and "not valid TOML" in proc.stdout
     good = tmp_path / "good.toml"
     from importlib import resources
     good.write_text(resources.files("motcua.server").joinpath("sample_center.toml").read_text("utf-8"),
@@ -120,3 +122,38 @@ def _minimal() -> dict:
             "counters": [{"number": 1, "departments": ["HT"]}],
             "devices": {role: f"{role}-secret" for role in
                         ("kiosk", "counter", "display", "rating", "admin")}}
+def test_config_errors_speak_vietnamese_first(tmp_path):
+    """Every problem is told in Vietnamese, then in English after " / "."""
+    data = {
+        "center": {"name": 5, "opens": "25:00", "closes": "07:00", "timezone": "Mars/Base",
+                   "open_days": ["funday"]},
+        "queue": {"call_policy": "random", "recent_calls": 99},
+        "rating": {"window_seconds": 0, "levels": [{"value": 1, "vi": "A"},
+                                                    {"value": 1, "vi": "B"}, "x"]},
+        "priority_groups": [{"code": "g", "vi": "G"}, {"code": "g", "vi": "H"}],
+        "departments": [{"code": "TP", "letter": "ab", "vi": "", "target_wait": -1,
+                         "open": "yes"}],
+        "counters": [{"number": 0, "departments": []}],
+        "officers": [{"id": "a", "name": "A", "pin_hash": "1"},
+                     {"id": "a", "name": "B", "pin_hash": "pbkdf2_sha256$1$s$0"}],
+        "devices": {"kiosk": "k"},
+        "colour": "red",
+    }
+    with pytest.raises(ConfigError) as e:
+        parse_config(data)
+    details = e.value.details
+    assert len(details) >= 20
+    english_words = {"must", "is", "unknown", "duplicates", "needs", "not", "no", "got"}
+    for path, vi, en in details:
+        assert vi and en and vi != en, (path, vi, en)
+        assert not english_words & set(vi.replace(",", " ").split()), (path, vi)
+        assert (path, f"{vi} / {en}") in e.value.errors
+    by_path = {p: (vi, en) for p, vi, en in details}
+    assert by_path["center.name"] == ("phải là chữ, không phải số nguyên",
+                                      "must be text, got a whole number")
+    assert by_path["departments[0].open"][0] == "phải là true hoặc false, không phải chữ"
+    assert by_path["colour"] == ("không phải mục cấu hình nào đã biết", "is not a known setting")
+    missing = tmp_path / "nope.toml"
+    with pytest.raises(ConfigError) as e:
+        load_config(missing)
+    assert e.value.details[0][1].startswith("không đọc được tệp")

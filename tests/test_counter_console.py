@@ -21,12 +21,14 @@ SIZE = (120, 40)
 def console(harness, counter: int = 1, **kw: Any) -> CounterConsole:
     client = MotcuaClient(harness.url, "counter", f"console-{counter}", TOKENS["counter"],
                           counter=counter)
+    kw.setdefault("clock", harness.clock.time)  # the server's clock, not the machine's
     return CounterConsole(client, counter, **kw)
 
 
 def pad(harness, counter: int = 1, **kw: Any) -> RatingPad:
     client = MotcuaClient(harness.url, "rating", f"pad-{counter}", TOKENS["rating"],
                           counter=counter)
+    kw.setdefault("clock", harness.clock.time)
     return RatingPad(client, counter, **kw)
 
 
@@ -287,7 +289,7 @@ async def test_an_officer_logged_in_elsewhere_is_sent_back_to_login(harness):
 
 async def test_queue_panel_warns_when_the_oldest_wait_passes_the_target(harness):
     await issue(harness, "TP", "TP")
-    later = time.time() + 21 * 60  # TP's target is 20 minutes
+    later = harness.clock.time() + 21 * 60  # TP's target is 20 minutes
     app = console(harness, clock=lambda: later)
     async with app.run_test(size=SIZE) as pilot:
         await login(pilot)

@@ -55,7 +55,7 @@ class RecordingEngine:
 def display(harness, engine=None, voice="vi", **scope) -> DisplayApp:
     options = DisplayOptions(url=harness.url, token="display-demo", device="display-test",
                              voice=voice, scope=Scope.parse(**scope) if scope else Scope())
-    return DisplayApp(options, engine=engine)
+    return DisplayApp(options, engine=engine, clock=harness.clock)
 
 
 async def issue(harness, department: str, n: int = 1) -> list[str]:
@@ -230,7 +230,7 @@ async def test_reconnects_after_a_server_restart_and_resyncs(harness):
 
 async def test_a_refused_display_says_so(harness):
     options = DisplayOptions(url=harness.url, token="wrong", device="display-test", voice="off")
-    app = DisplayApp(options)
+    app = DisplayApp(options, clock=harness.clock)
     async with app.run_test(size=SMALL) as pilot:
         conn = app.query_one("#conn")
         await until(pilot, lambda: app.stopped is not None)
@@ -291,7 +291,7 @@ async def test_without_a_speech_engine_it_works_silently_and_says_why(harness):
     assert engine is None
     options = DisplayOptions(url=harness.url, token="display-demo", device="display-test",
                              voice="vi")
-    app = DisplayApp(options, engine=engine, voice_note=reason)
+    app = DisplayApp(options, engine=engine, voice_note=reason, clock=harness.clock)
     async with app.run_test(size=SMALL, notifications=True) as pilot:
         await until(pilot, lambda: app.connected)
         assert not app.announcer.enabled

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+import re
+from datetime import date
 
-from conftest import wait_for
+import pytest
+from conftest import TEST_START, Harness, WallClock, wait_for
 from textual.widgets import DataTable, Static
 
 from motcua.monitor.app import MonitorApp, bar, duration
@@ -17,7 +17,6 @@ from motcua.sim.model import DaySimulation
 from motcua.sim.profile import Profile
 from motcua.sim.run import SimClock, day_rng, run_on_core
 
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def text(app, selector):
@@ -28,10 +27,22 @@ def cells(app, table, key):
     return [str(c) for c in app.query_one(f"#{table}", DataTable).get_row(key)]
 
 
-async def test_live_counters_queues_alerts_and_figures(harness):
+@pytest.fixture
+async def night(open_config, tmp_path):
+    """A server at 03:15 in Vietnam with hours lifted (``--ignore-hours``)."""
+    h = Harness(open_config, tmp_path / "night.db", WallClock(TEST_START.replace(hour=3, minute=15)))
+    await h.start()
+    try:
+        yield h
+    finally:
+        await h.close()
+
+
+async def test_live_counters_queues_alerts_and_figures(night):
+    harness = night
     offset = [0.0]
     app = MonitorApp(harness.url, "admin-demo", pause_alert=120,
-                     clock=lambda: time.time() + offset[0])
+                     clock=lambda: harness.clock.time() + offset[0])
     async with app.run_test(size=(190, 50)) as pilot:
         await wait_for(lambda: app.connected and app.model.day)
         kiosk = await harness.client("kiosk")
@@ -106,10 +117,11 @@ async def test_live_counters_queues_alerts_and_figures(harness):
         assert f.served == 1 and f.kpis.served == 1
         assert f.kpis.waits == 2  # A002 and A001, both issued after the monitor connected
         assert f.kpis.satisfaction == 1.0
-        hour = datetime.now(TZ).hour
-        assert f.arrivals_by_hour == {hour: 3} and f.served_by_hour == {hour: 1}
-        chart = text(app, "#chart")
-        assert f"{hour:02d}h " in chart and "   3" in chart
+        # Issued at 03:15, outside opening hours: charted all the same, in order.
+        assert f.arrivals_by_hour == {3: 3} and f.served_by_hour == {3: 1}
+        chart = text(app, "#chart").splitlines()
+        assert [line[:3] for line in chart[1:]] == ["03h"] + [f"{h:02d}h" for h in range(7, 18)]
+        assert re.fullmatch(r"03h [█▏▎▍▌▋▊▉]+\s+3 [█▏▎▍▌▋▊▉]+\s+1", chart[1]), chart[1]
         kpis = dict(line.rsplit(None, 1) for line in text(app, "#kpis").splitlines()
                     if "/" not in line)
         assert kpis["Tỷ lệ hài lòng"] == "100.0%" and kpis["Lượt đánh giá"] == "1"
@@ -123,7 +135,7 @@ async def test_live_counters_queues_alerts_and_figures(harness):
 
 
 async def test_connection_loss_is_shown_and_recovers(harness):
-    app = MonitorApp(harness.url, "admin-demo")
+    app = MonitorApp(harness.url, "admin-demo", clock=harness.clock.time)
     async with app.run_test(size=(160, 45)):
         await wait_for(lambda: app.connected)
         await harness.stop()
@@ -138,7 +150,7 @@ async def test_connection_loss_is_shown_and_recovers(harness):
 
 
 async def test_wrong_token_says_so(harness):
-    app = MonitorApp(harness.url, "wrong-token")
+    app = MonitorApp(harness.url, "wrong-token", clock=harness.clock.time)
     async with app.run_test(size=(160, 45)):
         await wait_for(lambda: app.stopped is not None)
         app.redraw()
@@ -156,11 +168,11 @@ async def test_whole_day_figures_from_the_database(harness):
     ended = await c1.request("finish")
     await pad.request("rate", visit=ended["visit"]["id"], value=1, reason="officer",
                       request_id="p1")
-    live = MonitorApp(harness.url, "admin-demo")
+    live = MonitorApp(harness.url, "admin-demo", clock=harness.clock.time)
     async with live.run_test(size=(160, 45)):
         await wait_for(lambda: live.connected and live.model.day)
         assert live.model.figures().kpis.rated == 0
-    app = MonitorApp(harness.url, "admin-demo", db=harness.db)
+    app = MonitorApp(harness.url, "admin-demo", db=harness.db, clock=harness.clock.time)
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_for(lambda: app.report_at is not None)
         await pilot.pause()
@@ -171,6 +183,17 @@ async def test_whole_day_figures_from_the_database(harness):
         await kiosk.request("issue", department="TP", request_id="d2")
         await pilot.press("r")
         await wait_for(lambda: app.model.figures().kpis.issued == 2)
+
+
+async def test_a_redraw_while_the_widgets_are_torn_down_is_harmless(sample_config):
+    """The redraw timer can fire once more while the app quits (seen under
+    load as NoMatches '#center-name' at the end of a test)."""
+    app = MonitorApp(state=CenterState(center=sample_config.public()), clock=lambda: 0.0)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await app.query_one("#topbar").remove()
+        await app.query_one("#bottom").remove()
+        app.redraw()
+        await pilot.pause()
 
 
 def test_helpers():
@@ -197,4 +220,21 @@ def test_model_without_a_server(sample_config):
     assert [d.code for d in depts] == [d.code for d in config.departments]
     assert sum(d.waiting for d in depts) == sum(len(q) for q in core.waiting.values())
     assert all(a.key == "alert_wait" for a in m.alerts(now) if a.severity == "error")
-    assert m.hours() == range(7, 18)
+    assert m.hours() == list(range(7, 18))
+
+
+def test_chart_hours_include_every_hour_with_arrivals_or_services(sample_config):
+    """Opening hours, plus any hour that saw a ticket or a service, in order:
+    a night shift under --ignore-hours, a visit served after closing."""
+    from motcua.server.app import always_open
+    state = CenterState(center=always_open(sample_config).public())
+    m = Monitor(state)
+    f = m.figures()
+    assert m.hours(f) == list(range(7, 18))  # --ignore-hours charts the usual day
+    f.arrivals_by_hour = {3: 2, 9: 1, 0: 0}
+    f.served_by_hour = {20: 1, 3: 1}
+    assert m.hours(f) == [3, *range(7, 18), 20]
+    m = Monitor(CenterState(center=sample_config.public()))  # opens 07:30, closes 17:00
+    f = m.figures()
+    f.served_by_hour = {6: 1}
+    assert m.hours(f) == list(range(6, 18))

@@ -97,7 +97,7 @@ async def test_visit_rated_elsewhere_clears_the_pad(harness):
 
 
 async def test_untouched_pad_goes_back_to_idle(harness):
-    now = [time.time()]
+    now = [harness.clock.time()]
     app = pad(harness, timeout=30, clock=lambda: now[0])
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.connected)
@@ -188,7 +188,7 @@ async def test_a_visit_ended_while_the_pad_was_away_is_offered_when_it_connects(
 
 
 async def test_a_visit_left_unrated_is_not_offered_again_on_reconnect(harness):
-    now = [time.time()]
+    now = [harness.clock.time()]
     app = pad(harness, timeout=30, clock=lambda: now[0])
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.connected)

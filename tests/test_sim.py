@@ -141,7 +141,7 @@ async def test_server_driver_replays_the_core_day(harness, sample_config):
     run_on_core(twin, core, clock, until=8 * 3600 + 40 * 60)
     assert twin.stats == sim.stats
 
-    day = datetime.now(harness.config.tz).date().isoformat()
+    day = harness.clock.day  # the server's day, whatever the machine's clock says
     await harness.stop()
     with ReportEngine(harness.db, sample_config, cache=False) as engine:
         total = engine.report(day, day).total

@@ -22,7 +22,7 @@ async def test_schema_is_versioned_and_reopened(tmp_path, open_config):
     with sqlite3.connect(path) as db:
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
     store = Store(path)
-    with pytest.raises(RuntimeError, match="newer than this motcua"):
+    with pytest.raises(RuntimeError, match="upgrade motcua"):
         await store.open()
     await store.close()
 

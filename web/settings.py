@@ -58,14 +58,14 @@ class WebSettings:
 def _check_placeholders(c: Any, path: str, text: str) -> None:
     for name in _PLACEHOLDER_RE.findall(text):
         if name not in PLACEHOLDERS:
-            c.err(path, f"unknown placeholder {{{name}}}; known: "
-                        + ", ".join("{" + p + "}" for p in PLACEHOLDERS))
+            c.err(path, "unknown_placeholder", name=name,
+                  known=", ".join("{" + p + "}" for p in PLACEHOLDERS))
 
 
 def _check_url(c: Any, path: str, url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        c.err(path, f"must be an http:// or https:// address, got {url!r}")
+        c.err(path, "http_url", url=repr(url))
 
 
 def parse_web(c: Any, data: dict[str, Any]) -> WebSettings:
@@ -89,7 +89,7 @@ def parse_web(c: Any, data: dict[str, Any]) -> WebSettings:
             _check_placeholders(c, f"{p}.url", url)
         method = c.text(raw, "method", p, required=False, default="POST").upper()
         if method not in ("GET", "POST", "PUT"):
-            c.err(f"{p}.method", f"must be GET, POST or PUT, got {method!r}")
+            c.err(f"{p}.method", "http_method", method=repr(method))
         body = c.text(raw, "body", p, required=False, default="")
         _check_placeholders(c, f"{p}.body", body)
         content_type = c.text(raw, "content_type", p, required=False,
@@ -97,21 +97,21 @@ def parse_web(c: Any, data: dict[str, Any]) -> WebSettings:
         headers = c.get(raw, "headers", p, dict, required=False, default={}) or {}
         for k, v in headers.items():
             if not isinstance(v, str) or "\n" in v or "\r" in v:
-                c.err(f"{p}.headers.{k}", "must be text on one line")
+                c.err(f"{p}.headers.{k}", "one_line")
             else:
                 _check_placeholders(c, f"{p}.headers.{k}", v)
         ahead = c.get(raw, "ahead", p, int, required=False, default=3)
         if isinstance(ahead, int) and not 0 <= ahead <= 50:
-            c.err(f"{p}.ahead", "must be between 0 and 50")
+            c.err(f"{p}.ahead", "between", min=0, max=50)
         retries = c.get(raw, "retries", p, int, required=False, default=3)
         if isinstance(retries, int) and not 0 <= retries <= 10:
-            c.err(f"{p}.retries", "must be between 0 and 10")
+            c.err(f"{p}.retries", "between", min=0, max=10)
         timeout = c.get(raw, "timeout", p, (int, float), required=False, default=10.0)
         if isinstance(timeout, (int, float)) and not 0 < timeout <= 60:
-            c.err(f"{p}.timeout", "must be more than 0 and at most 60 seconds")
+            c.err(f"{p}.timeout", "timeout_seconds", max=60)
         backoff = c.get(raw, "backoff", p, (int, float), required=False, default=5.0)
         if isinstance(backoff, (int, float)) and not 0 <= backoff <= 600:
-            c.err(f"{p}.backoff", "must be between 0 and 600 seconds")
+            c.err(f"{p}.backoff", "between_seconds", min=0, max=600)
         notify = NotifySettings(url=url, method=method, body=body, content_type=content_type,
                                 headers={k: v for k, v in headers.items() if isinstance(v, str)},
                                 ahead=ahead if isinstance(ahead, int) else 3,
