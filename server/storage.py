@@ -228,9 +228,11 @@ class Store:
         another program's. Nothing is left open when it refuses.
         """
         check_location(self.path)
+        self._lock = _take_lock(self.path)
         try:
             self.db = await aiosqlite.connect(self.path, isolation_level=None)
         except sqlite3.Error as e:
+            self._release_lock()
             raise unusable(e, self.path) from e
         try:
             await self._check_file()
@@ -247,6 +249,7 @@ class Store:
         except BaseException as e:
             db, self.db = self.db, None
             await db.close()  # else aiosqlite's thread keeps the process alive
+            self._release_lock()
             if isinstance(e, sqlite3.Error):
                 raise unusable(e, self.path) from e
             raise
@@ -304,6 +307,12 @@ class Store:
         if self.db is not None:
             await self.db.close()
             self.db = None
+        self._release_lock()
+
+    def _release_lock(self) -> None:
+        lock, self._lock = getattr(self, "_lock", None), None
+        if lock is not None:
+            lock.close()  # closing the file releases the lock
 
     async def load(self, core: QueueCore) -> None:
         """Fill a fresh core from the database: today's tickets, every ticket
@@ -565,6 +574,28 @@ class DatabaseUnusable(RuntimeError):
 
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _take_lock(path: Path) -> Any:
+    """Hold an exclusive lock on ``<db>.lock`` for as long as the server
+    runs: two servers on one file would each number tickets from their own
+    memory and hand out the same numbers. Released when the file object is
+    closed (also when the process dies). None where locking isn't available."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: SQLite's own locking still guards each write
+        return None
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        f = open(lock_path, "a+")
+    except OSError as e:
+        raise DatabaseUnusable("db_folder_readonly", folder=path.parent) from e
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        f.close()
+        raise DatabaseUnusable("db_in_use", path=path) from e
+    return f
 
 
 def check_location(path: Path) -> None:

@@ -127,6 +127,9 @@ START: dict[str, Pair] = {
     "db_locked": ("tệp dữ liệu {path} đang bị chương trình khác khóa ghi",
                   "the database {path} is locked by another program"),
     "db_failed": ("lỗi tệp dữ liệu {path}: {reason}", "database error in {path}: {reason}"),
+    "db_in_use": ("tệp dữ liệu {path} đang được một máy chủ motcua khác dùng (hai máy chủ trên "
+                  "một tệp sẽ phát trùng số)", "the database {path} is in use by another motcua "
+                  "server (two servers on one file would hand out the same numbers)"),
     "unexpected": ("lỗi không lường trước: {reason} (thêm -v để xem chi tiết)",
                    "unexpected error: {reason} (add -v for details)"),
 }

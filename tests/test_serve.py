@@ -87,6 +87,33 @@ def test_bad_host_and_bad_port(tmp_path):
             "port 70000 is not valid")
 
 
+def test_a_second_server_on_the_same_database_is_refused(tmp_path):
+    """Two servers on one file would each number from their own memory."""
+    first = subprocess.Popen([*MOTCUA, "serve", "--port", str(free_port()), "--db", "m.db",
+                              "--ignore-hours"], cwd=tmp_path, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    try:
+        assert first.stdout is not None
+        for line in first.stdout:
+            if "Ctrl+C" in line:
+                break
+        proc = serve(tmp_path, "--port", str(free_port()), "--db", "m.db")
+        refused(proc, "đang được một máy chủ motcua khác dùng", "in use by another motcua server")
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.wait(TIMEOUT)
+    # Once the first has stopped, the file is free again.
+    again = subprocess.Popen([*MOTCUA, "serve", "--port", str(free_port()), "--db", "m.db"],
+                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, stdin=subprocess.DEVNULL)
+    try:
+        assert again.stdout is not None
+        assert any("Ctrl+C" in line for line in again.stdout)
+    finally:
+        again.send_signal(signal.SIGINT)
+        again.wait(TIMEOUT)
+
+
 def test_verbose_shows_the_traceback_too(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
