@@ -30,6 +30,7 @@ from motcua.protocol import (
     ProtocolError,
     check_command,
     check_hello,
+    check_voice_status,
     decode,
     encode,
     error,
@@ -297,6 +298,10 @@ class MotcuaServer:
                                     request_id=args["request_id"])
         elif kind == "printer_status":
             out = await self._apply("printer_status", device=dev, ok=args["ok"],
+                                    problem=args.get("problem"), detail=args.get("detail"))
+        elif kind == "voice_status":
+            check_voice_status(args)
+            out = await self._apply("voice_status", device=dev, ok=args["ok"],
                                     problem=args.get("problem"), detail=args.get("detail"))
         elif kind == "officer_stats":
             return {"stats": self.core.officer_stats(self.core.counters[counter].officer)

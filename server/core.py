@@ -70,8 +70,12 @@ ERRORS: dict[str, tuple[str, str]] = {
 COMMANDS = frozenset({
     "tick", "issue", "login", "logout", "pause", "resume", "call_next", "call_ticket",
     "recall", "start", "finish", "no_show", "requeue", "transfer", "cancel", "rate",
-    "printer_status",
+    "printer_status", "voice_status",
 })
+
+#: The voice statuses kept (one per display device; a display that reports
+#: under ever new names must not grow memory and snapshots without bound).
+MAX_VOICE_DEVICES = 64
 
 STATUS_VI = {WAITING: "đang chờ", CALLED: "đã gọi", SERVING: "đang phục vụ", DONE: "đã xong",
              NO_SHOW: "vắng mặt", CANCELLED: "đã hủy", EXPIRED: "hết hạn"}
@@ -207,6 +211,7 @@ class Meta:
     recent_calls: list[dict[str, Any]] = field(default_factory=list)
     expired_today: bool = False
     printers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    voices: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class QueueCore:
@@ -980,6 +985,30 @@ class QueueCore:
         out.result = {"printer": status}
         return out
 
+    def voice_status(self, device: str, ok: bool, problem: str | None = None,
+                     detail: str | None = None) -> Outcome:
+        """A display reports whether it can read calls aloud; a change is
+        logged once (``voice_fault`` / ``voice_ok``). A display whose voice
+        never failed leaves no entry; past :data:`MAX_VOICE_DEVICES` entries
+        the oldest recovered one (else the oldest) makes room."""
+        out, ts, _ = self._begin()
+        voices = self.meta.voices
+        before = voices.get(device)
+        status = {"device": device, "ok": bool(ok), "problem": None if ok else (problem or "error"),
+                  "detail": "" if ok else (detail or "")[:200], "since": ts}
+        if (before is None and ok) or (
+                before and before["ok"] == status["ok"] and before["problem"] == status["problem"]):
+            out.changed = bool(out.events)
+            out.result = {"voice": before or status}
+            return out
+        if before is None and len(voices) >= MAX_VOICE_DEVICES:
+            oldest = min(voices.values(), key=lambda v: (not v["ok"], v["since"]))
+            del voices[oldest["device"]]
+        voices[device] = status
+        self._emit("voice_ok" if ok else "voice_fault", ts, device=device, voice=status)
+        out.result = {"voice": status}
+        return out
+
     # --- views (what goes on the wire) ----------------------------------
 
     def ticket_view(self, t: Ticket) -> dict[str, Any]:
@@ -1039,6 +1068,7 @@ class QueueCore:
             "counters": [self.counter_view_full(s) for s in self.counters.values()],
             "recent_calls": list(self.meta.recent_calls),
             "printers": list(self.meta.printers.values()),
+            "voices": list(self.meta.voices.values()),
             "totals": self.totals(),
         }
 
