@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from motcua.client import CenterState, Event
@@ -91,6 +91,7 @@ class Monitor:
         self.pause_alert = pause_alert
         self.tz = ZoneInfo(DEFAULT_TZ)
         self.printers: dict[str, dict[str, Any]] = {}
+        self.voices: dict[str, dict[str, Any]] = {}
         self.day = ""
         self._fold: DayFold | None = None
         self._since: float | None = None
@@ -112,6 +113,7 @@ class Monitor:
             except (ZoneInfoNotFoundError, ValueError):
                 pass
         self.printers = {p["device"]: p for p in state.printers if p.get("device")}
+        self.voices = {v["device"]: v for v in state.voices if v.get("device")}
         if state.day != self.day:
             self._new_day(state.day)
 
@@ -127,6 +129,10 @@ class Monitor:
         if ev.type in ("printer_fault", "printer_ok") and isinstance(raw.get("printer"), dict):
             p = raw["printer"]
             self.printers[p.get("device") or raw.get("device") or "?"] = p
+            return
+        if ev.type in ("voice_fault", "voice_ok") and isinstance(raw.get("voice"), dict):
+            v = raw["voice"]
+            self.voices[v.get("device") or "?"] = v
             return
         if ev.type == "day_started":
             self._new_day(raw.get("day") or self.state.day)
@@ -218,6 +224,14 @@ class Monitor:
                                   "detail": p.get("detail") or "",
                                   "since": self.local_time(since) if since else "?"},
                                  1e9 + (now - since if since else 0)))
+        for device, v in sorted(self.voices.items()):
+            if not v.get("ok", True):
+                since = v.get("since")
+                out.append(Alert("error", "alert_voice",
+                                 {"device": device, "problem": v.get("problem") or "error",
+                                  "detail": v.get("detail") or "",
+                                  "since": self.local_time(since) if since else "?"},
+                                 1e9 + (now - since if since else 0)))
         for c in self.counters(now):
             if c.status == "paused" and c.elapsed is not None and c.elapsed > self.pause_alert:
                 out.append(Alert("warning", "alert_paused",
@@ -250,11 +264,15 @@ class Monitor:
     def local_time(self, ts: float) -> str:
         return datetime.fromtimestamp(ts, timezone.utc).astimezone(self.tz).strftime("%H:%M")
 
-    def hours(self) -> range:
-        """The hours to chart: the center's opening hours."""
+    def hours(self, busy: Iterable[int] = ()) -> range:
+        """The hours to chart: the center's opening hours, widened to any
+        ``busy`` hour (a server run with --ignore-hours serves at 05:00 too)."""
         opens = self.state.center.get("opens", "07:30")
         closes = self.state.center.get("closes", "17:00")
         first, last = int(opens[:2]), int(closes[:2])
         if first == 0 and last == 23:  # a server run with --ignore-hours
             first, last = 7, 17
+        busy = list(busy)
+        if busy:
+            first, last = min(first, *busy), max(last, *busy)
         return range(first, last + 1)
