@@ -420,8 +420,10 @@ class CounterConsole(App[None]):
         changed = narrow != self.has_class("-narrow")
         self.set_class(compact, "-compact")
         self.set_class(narrow, "-narrow")
-        for button in self.query("#actions Button").results(Button):
+        for button in self.query("#actions Button, #login-button").results(Button):
             button.compact = compact
+        for field in self.query("#login-box Input").results(Input):
+            field.compact = compact
         if changed and self.is_mounted:
             self._draw_buttons()
 

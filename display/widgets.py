@@ -39,18 +39,20 @@ def _cell(text: str, style: Style, highlighted: bool) -> Text:
     return Text(text, style=HIGHLIGHT if highlighted else style)
 
 
-def counter_state(row: CounterRow, t: Catalogue) -> tuple[str, Style]:
-    """The words and style for a counter's state."""
+def counter_state(row: CounterRow, t: Catalogue, short: bool = False) -> tuple[str, Style]:
+    """The words and style for a counter's state (``short``: a word or two,
+    for a narrow column)."""
+    end = "_short" if short else ""
     if row.status == "paused":
-        return (t("state_paused_reason", reason=row.reason) if row.reason
-                else t("state_paused")), PAUSED
+        return (t("state_paused_reason", reason=row.reason) if row.reason and not short
+                else t("state_paused" + end)), PAUSED
     if row.status != "open":
         return t("state_closed"), CLOSED
     if row.ticket_status == "called":
-        return t("state_calling"), CALLING
+        return t("state_calling" + end), CALLING
     if row.ticket_status == "serving":
-        return t("state_serving"), SERVING
-    return t("state_free"), FREE
+        return t("state_serving" + end), SERVING
+    return t("state_free" + end), FREE
 
 
 class Panel(Widget):
@@ -104,15 +106,18 @@ class CountersPanel(Panel):
         groups = max(1, math.ceil(len(self.rows) / lines))
         per_group = math.ceil(len(self.rows) / groups)
         width = self.content_size.width // groups
-        # Names ("Quầy 12 - Tổng hợp") only when each column has room for them.
+        # Names ("Quầy 12 - Tổng hợp") only when each column has room for them;
+        # short state words when the column would cut the long ones.
         with_names = width >= 44
         with_officer = width >= 70
+        short = width < 30
         outer = Table.grid(expand=True, padding=(0, 2))
         for _ in range(groups):
             outer.add_column(ratio=1)
         tables = []
         for g in range(groups):
-            table = self._table()
+            # A narrow column keeps one space between cells, not two.
+            table = self._table(collapse_padding=short)
             table.add_column(t("col_counter"), no_wrap=True, overflow="ellipsis",
                              ratio=3 if with_names else None, justify="left" if with_names else "right")
             table.add_column(t("col_ticket"), no_wrap=True)
@@ -120,7 +125,7 @@ class CountersPanel(Panel):
             if with_officer:
                 table.add_column(t("col_officer"), no_wrap=True, overflow="ellipsis", ratio=3)
             for row in self.rows[g * per_group:(g + 1) * per_group]:
-                words, style = counter_state(row, t)
+                words, style = counter_state(row, t, short)
                 label = row.name if with_names else str(row.number)
                 hl = row.number == self.highlight
                 cells = [_cell(label, BOLD, hl),
@@ -161,9 +166,11 @@ class RecentPanel(Panel):
         table.add_column(t("col_counter"), no_wrap=True, justify="right")
         table.add_column(t("col_time"), no_wrap=True, justify="right")
         table.add_column("", no_wrap=True, overflow="ellipsis", ratio=1)
+        narrow = self.content_size.width < 28
         for i, (call, at) in enumerate(zip(self.calls[:fit], self.times)):
             hl = i == 0 and self.highlight_first
-            recall = t("recall_short") if call.get("recall") else ""
+            recall = (t("recall_mark") if narrow else t("recall_short")) if call.get("recall") \
+                else ""
             table.add_row(_cell(call["number"], NUMBER, hl), _cell(str(call["counter"]), BOLD, hl),
                           _cell(at, PLAIN, hl), _cell(recall, RECALL, hl),
                           style=HIGHLIGHT if hl else None)
