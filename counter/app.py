@@ -12,16 +12,17 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, Grid, Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
+from textual.geometry import Size
 from textual.reactive import reactive
 from textual.widgets import Button, ContentSwitcher, DataTable, Footer, Input, Label, Static
 
 from motcua.client import CenterState, MotcuaClient, NotConnected, ServerError
-from motcua.i18n import Catalogue
+from motcua.i18n import Catalogue, format_number, format_percent
 from motcua.tui import ClientConnection, ClientEvent, ClientSynced, bridge, exit_when_refused
 
 from .dialogs import NumberDialog, PauseDialog, TransferDialog
@@ -29,6 +30,9 @@ from .model import OfficerTally, big_text, clock_text, queue_lines, satisfied_va
 from .strings import EN, VI
 
 Clock = Callable[[], float]
+
+#: Below this many columns the action buttons go two a row, with short labels.
+NARROW_WIDTH = 75
 
 #: (key, action, label) in the order of the footer and the button grid.
 ACTIONS: tuple[tuple[str, str, str], ...] = (
@@ -173,6 +177,10 @@ class CounterConsole(App[None]):
     async def on_unmount(self) -> None:
         if self.client is not None:
             await self.client.close()
+
+    def on_resize(self, event: events.Resize) -> None:
+        # This runs before App's own handler has taken the new size: use the event's.
+        self.fit(event.size)
 
     # --- what the counter is doing ----------------------------------------
 
@@ -356,13 +364,13 @@ class CounterConsole(App[None]):
                     detail += f" ({t('q_priority', n=q.priority)})"
                 rows.append(f"  {detail}")
                 rows.append(f"  {t('q_longest', time=clock_text(q.longest))}"
-                            + (f" / {t('q_target', target=q.target_minutes)}"
+                            + (f" / {t('q_target', target=self._minutes(q.target_minutes))}"
                                if q.target_minutes and not q.over_target else ""))
             else:
                 rows.append(f"  {t('q_empty')}")
             if q.over_target:
                 over_any = True
-                rows.append(f"  [b reverse] {t('q_over', target=q.target_minutes)} [/]")
+                rows.append(f"  [b reverse] {t('q_over', target=self._minutes(q.target_minutes))} [/]")
         queues.update("\n".join(rows))
         queues.set_class(over_any, "-over")
         stats = self.query_one("#stats", Static)
@@ -370,24 +378,32 @@ class CounterConsole(App[None]):
         tally = self.tally
         tally.satisfied_values = satisfied_values(self.state.center)
         avg = tally.average_service
-        pct = tally.satisfaction
+        share = tally.satisfaction_share
         lines = [
             f"{t('s_served')}: [b]{tally.served}[/b]",
             f"{t('s_transferred')}: {tally.transferred}   {t('s_no_show')}: {tally.no_shows}",
             f"{t('s_avg')}: {clock_text(avg) if avg is not None else t('s_none')}",
             f"{t('s_ratings')}: {t('s_ratings_value', n=tally.rated)}",
-            f"{t('s_satisfied')}: " + (f"[b]{pct}%[/b]" if pct is not None else t("s_none")),
+            f"{t('s_satisfied')}: " + (f"[b]{format_percent(share, 1, t.language)}[/b]"
+                                       if share is not None else t("s_none")),
         ]
         stats.update("\n".join(lines))
 
+    def _minutes(self, minutes: float) -> str:
+        """A target in minutes: "20", "7,5" (Vietnamese decimals)."""
+        return format_number(minutes, 0 if float(minutes).is_integer() else 1, self.t.language)
+
     def _draw_buttons(self) -> None:
         paused = self.view.get("status") == "paused"
+        # Narrow screens get the footer's short words ("Gọi tiếp", "Trả về"),
+        # which fit two buttons a row without cutting a word in half.
+        prefix = "f" if self.has_class("-narrow") else "a"
         for key, action, label in ACTIONS:
             if action == "resume":
                 continue
             button = self.query_one(f"#b-{action}", Button)
             shown = "resume" if action == "pause" and paused else action
-            text = f"{key.upper()} {self.t(_LABEL[shown])}"
+            text = f"{key.upper()} {self.t(prefix + _LABEL[shown][1:])}"
             # Assigning refreshes the button even when nothing changed.
             if str(button.label) != text:
                 button.label = text
@@ -395,12 +411,21 @@ class CounterConsole(App[None]):
             if button.disabled != disabled:
                 button.disabled = disabled
 
-    def fit(self) -> None:
-        """Switch to one-line buttons on short terminals (80x24)."""
-        compact = self.size.height < 32
+    def fit(self, size: Size | None = None) -> None:
+        """One-line buttons on short terminals (80x24); two a row with short
+        words on narrow ones (under 75 columns)."""
+        size = size or self.size
+        compact = size.height < 32
+        narrow = size.width < NARROW_WIDTH
+        changed = narrow != self.has_class("-narrow")
         self.set_class(compact, "-compact")
-        for button in self.query("#actions Button").results(Button):
+        self.set_class(narrow, "-narrow")
+        for button in self.query("#actions Button, #login-button").results(Button):
             button.compact = compact
+        for field in self.query("#login-box Input").results(Input):
+            field.compact = compact
+        if changed and self.is_mounted:
+            self._draw_buttons()
 
     def _draw_upcoming(self) -> None:
         t, now = self.t, self.clock()

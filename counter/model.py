@@ -136,6 +136,14 @@ class OfficerTally:
         return sum(self.ratings.values())
 
     @property
+    def satisfaction_share(self) -> float | None:
+        """Share (0–1) of ratings at a satisfied level, or None."""
+        if not self.rated:
+            return None
+        good = sum(n for v, n in self.ratings.items() if v in self.satisfied_values)
+        return good / self.rated
+
+    @property
     def satisfaction(self) -> int | None:
         """Share (percent) of ratings at a satisfied level, or None."""
         if not self.rated:

@@ -21,10 +21,10 @@ import time
 import uuid
 from typing import Any, Callable
 
-from textual import on
-from textual.app import App, ComposeResult
+from textual import events, on
+from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Center, Horizontal, Vertical
+from textual.containers import Center, Grid, Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.reactive import reactive
@@ -32,7 +32,8 @@ from textual.widgets import Button, ContentSwitcher, Label, Static
 
 from motcua.client import AuthError, CenterState, MotcuaClient, NotConnected, ServerError
 from motcua.i18n import Catalogue
-from motcua.tui import ClientConnection, ClientEvent, ClientSynced, bridge, exit_when_refused
+from motcua.tui import (ClientConnection, ClientEvent, ClientSynced, PublicApp, SteadyScreen,
+                        bridge, exit_when_refused)
 
 from .model import big_text
 from .strings import EN, VI
@@ -44,7 +45,7 @@ Clock = Callable[[], float]
 IDLE, LEVELS, REASONS, THANKS = "idle", "levels", "reasons", "thanks"
 
 
-class RatingPad(App[None]):
+class RatingPad(PublicApp):
     """The rating pad of one counter.
 
     ``timeout``: seconds an untouched rating screen waits before going back
@@ -99,6 +100,8 @@ class RatingPad(App[None]):
         self.offered_visits: set[int] = set()
         self._wake = asyncio.Event()
         self._connected_preset = connected if connected is not None else client is None
+        #: A snapshot arrived: until then the pad says "connecting", not "closed".
+        self.synced = client is None
 
     # --- layout ---------------------------------------------------------
 
@@ -117,7 +120,7 @@ class RatingPad(App[None]):
             with Vertical(id=LEVELS):
                 yield Label("", id="levels-ticket", classes="muted")
                 yield Label("", id="levels-question", classes="question")
-                yield Horizontal(id="levels-buttons", classes="choices")
+                yield Grid(id="levels-buttons", classes="choices")
             with Vertical(id=REASONS):
                 yield Label("", id="reasons-question", classes="question")
                 yield Vertical(id="reasons-buttons", classes="choices")
@@ -126,6 +129,28 @@ class RatingPad(App[None]):
                     yield Label("", id="thanks-text", classes="headline")
                     yield Label("", id="thanks-sub", classes="muted")
         yield Label("", id="footline")
+
+    def get_default_screen(self) -> SteadyScreen:
+        return SteadyScreen(id="_default")
+
+    def on_resize(self, event: events.Resize) -> None:
+        # Runs before App's own handler takes the new size: use the event's.
+        self._fit(event.size.width)
+
+    def _fit(self, width: int) -> None:
+        # Every level side by side where each label fits on one line; else two
+        # a row, else one (four side by side at 60 columns pushed three of
+        # them off the screen, and a touch user could not rate badly).
+        labels = [f"{i}. {self.t.pick(lv)}" for i, lv in enumerate(self.levels, 1)] or ["?"]
+        need = max(len(label) for label in labels) + 6  # padding, gutter, a margin
+        n = len(labels)
+        columns = next((c for c in (n, 2, 1) if c <= n and (width - 2) // c >= need), 1)
+        try:
+            grid = self.query_one("#levels-buttons", Grid)
+        except NoMatches:
+            return  # not composed yet
+        grid.styles.grid_size_columns = columns
+        grid.styles.grid_size_rows = -(-n // columns)
 
     def on_mount(self) -> None:
         if self.client is not None:
@@ -136,6 +161,7 @@ class RatingPad(App[None]):
             self.connected = self._connected_preset
         self.set_interval(1.0, self._tick)
         self.redraw()
+        self._fit(self.size.width)
 
     async def on_unmount(self) -> None:
         if self.client is not None:
@@ -295,6 +321,7 @@ class RatingPad(App[None]):
 
     @on(ClientSynced)
     def _loaded(self) -> None:
+        self.synced = True
         # A visit that ended while the pad was away, not rated yet.
         pending = self.state.counters.get(self.counter, {}).get("pending_visit")
         if (pending and self.phase == IDLE and pending["id"] not in self.offered_visits
@@ -333,7 +360,10 @@ class RatingPad(App[None]):
         self.query_one("#idle-counter", Static).update(big_text(str(self.counter)))
         officer = view.get("officer_name") if status != "closed" else None
         self.query_one("#idle-officer-label", Label).update(t("pad_officer") if officer else "")
-        self.query_one("#idle-officer", Label).update(officer or t("pad_closed"))
+        self.query_one("#idle-officer", Label).update(
+            officer or (t("pad_closed") if self.synced else t("pad_connecting")))
+        if not self.synced:
+            self.query_one("#bar-status", Label).update("")
         # levels
         if self.visit is not None:
             self.query_one("#levels-ticket", Label).update(
@@ -365,6 +395,8 @@ class RatingPad(App[None]):
             return
         box.remove_children()
         box.mount_all([Button(label, id=bid, variant=variant) for bid, label, variant in buttons])
+        if box.id == "levels-buttons" and self.is_mounted:
+            self._fit(self.size.width)
 
     def _draw_footline(self) -> None:
         if not self.is_mounted:
@@ -372,7 +404,7 @@ class RatingPad(App[None]):
         t = self.t
         parts = []
         if not self.connected:
-            parts.append(t("pad_offline"))
+            parts.append(t("pad_offline") if self.synced else t("pad_connecting"))
         if self.outbox:
             parts.append(t("pad_pending", n=len(self.outbox)))
         if self.phase in (LEVELS, REASONS) and self.deadline is not None:
@@ -386,6 +418,7 @@ class RatingPad(App[None]):
     @on(Button.Pressed, "#language")
     def action_language(self) -> None:
         self.t.toggle()
+        self._fit(self.size.width)
         if self.phase in (LEVELS, REASONS):
             self._touch()
         self.redraw()

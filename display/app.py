@@ -18,11 +18,14 @@ from datetime import datetime, timezone
 from typing import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from textual.app import App, ComposeResult
+from textual import events, work
+from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import Static
 
-from motcua.client import AuthError, CenterState, Event, MotcuaClient
+from motcua.client import AuthError, CenterState, Event, MotcuaClient, NotConnected, ServerError
+from motcua.tui import PublicApp, SteadyScreen
 
 from .board import (Call, CallLog, Scope, call_from_event, counter_name, counter_rows,
                     department_rows)
@@ -60,34 +63,35 @@ class DisplayOptions:
     device: str = "display-1"
     voice: str = "vi"  # vi / en / off
     chime: bool = True
+    #: How many times each call is read out.
+    repeat: int = 1
     scope: Scope = field(default_factory=Scope)
     language: str = "vi"
 
 
-class _ShowOnScreen(logging.Handler):
-    """Puts the announcer's warnings on screen too: it logs the first failure of
-    a speech engine (no sound card, say), which whoever looks after the room
-    should see without reading a log."""
+@dataclass
+class VoiceChanged(Message):
+    """The voice started failing (``ok`` False, a ``problem`` code and the
+    engine's own words in ``detail``) or works again."""
 
-    def __init__(self, app: "DisplayApp") -> None:
-        super().__init__(logging.WARNING)
-        self.app = app
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if self.app.is_running:
-            # notify() is thread-safe, and the announcer logs from its worker thread.
-            self.app.notify(self.app.t("voice_unavailable", reason=record.getMessage()),
-                            severity="warning", timeout=15)
+    ok: bool
+    problem: str | None
+    detail: str
 
 
-class DisplayApp(App[None]):
-    """The waiting-room display for the whole center or part of it."""
+class DisplayApp(PublicApp):
+    """The waiting-room display for the whole center or part of it.
+
+    A voice that fails is reported to the server (``voice_status``: the
+    monitor shows it as an alert) and logged, never shown on the TV: the
+    people in the room can do nothing about it.
+    """
 
     CSS_PATH = "display.tcss"
     TITLE = "motcua"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
-    BINDINGS = [("l", "toggle_language", "Tiếng Việt / English"), ("q", "quit", "Quit")]
+    BINDINGS = [("l", "toggle_language", "Tiếng Việt / English")]
 
     def __init__(self, options: DisplayOptions | None = None, *,
                  engine: SpeechEngine | None = None, voice_note: str | None = None,
@@ -102,13 +106,22 @@ class DisplayApp(App[None]):
         self.clock: Clock = clock or utc_now
         self.voice_note = voice_note
         voice = self.options.voice if engine is not None else "off"
-        self.announcer = Announcer(engine, voice, logger=voice_log)
-        self._voice_on_screen = _ShowOnScreen(self)
+        self.announcer = Announcer(engine, voice, logger=voice_log, times=self.options.repeat,
+                                   on_status=self._voice_status_from_thread)
+        #: What is wrong with the voice now: (problem, detail), or None.
+        self.voice_problem: tuple[str, str] | None = None
+        if self.options.voice != "off" and engine is None:
+            self.voice_problem = ("no_engine", (voice_note or "")[:200])
+        #: What the server knows of this display's voice, (ok, problem), from the
+        #: last snapshot and what was reported since; None: no entry there.
+        self._voice_known: tuple[bool, str | None] | None = None
         self.client: MotcuaClient | None = None
         self._static_state = state
         self.calls = CallLog(self.options.scope)
         self.connected = state is not None
         self.ever_connected = state is not None
+        #: A snapshot arrived: until then the panels say "connecting", not "0".
+        self.synced = state is not None
         self.stopped: str | None = None
         self._dirty = True
         self._flash_until = 0.0
@@ -164,15 +177,14 @@ class DisplayApp(App[None]):
             yield self.w_departments
         yield self.w_notice
 
+    def get_default_screen(self) -> SteadyScreen:
+        return SteadyScreen(id="_default")
+
     def on_mount(self) -> None:
-        voice_log.addHandler(self._voice_on_screen)
         self._apply_titles()
         self._fit_to_screen()
-        if self.options.voice != "off" and not self.announcer.enabled:
-            reason = self.voice_note or "?"
-            log.warning("voice announcements off: %s", reason)
-            self.notify(self.t("voice_unavailable", reason=reason), severity="warning",
-                        timeout=15)
+        if self.voice_problem is not None:
+            log.warning("voice announcements off: %s", self.voice_note or "?")
         elif self.voice_note:
             log.info("%s", self.voice_note)
         if self._static_state is None:
@@ -186,18 +198,18 @@ class DisplayApp(App[None]):
 
     async def on_unmount(self) -> None:
         self._timer.stop()
-        voice_log.removeHandler(self._voice_on_screen)
         if self.client is not None:
             await self.client.close()
         # Whatever is still queued would be spoken to an empty room.
         self.announcer.close(drain=False, timeout=1.0)
 
-    def on_resize(self) -> None:
-        self._fit_to_screen()
+    def on_resize(self, event: events.Resize) -> None:
+        # This runs before App's own handler has taken the new size: use the event's.
+        self._fit_to_screen(event.size.height)
 
-    def _fit_to_screen(self) -> None:
+    def _fit_to_screen(self, height: int | None = None) -> None:
         # The tallest font that leaves room for the 14 counters under it.
-        height = self.size.height
+        height = self.size.height if height is None else height
         level = 2 if height >= 42 else 1 if height >= 30 else 0
         self.w_number.max_level = self.w_counter_number.max_level = level
 
@@ -225,11 +237,15 @@ class DisplayApp(App[None]):
             self._scope_checked = True
             unknown = self.options.scope.unknown(state.center)
             if unknown:
+                # For whoever set the display up: the log, not the waiting room.
                 log.warning("scope names unknown departments/counters: %s", unknown)
-                self.notify(self.t("unknown_scope", items=", ".join(unknown)),
-                            severity="warning", timeout=30)
+        known = next((v for v in state.voices if v.get("device") == self.options.device), None)
+        self._voice_known = None if known is None else (bool(known.get("ok")),
+                                                        known.get("problem"))
+        self.synced = True
         self._apply_titles()
         self._dirty = True
+        self._report_voice()
 
     def _on_status(self, connected: bool) -> None:
         self.connected = connected
@@ -245,9 +261,46 @@ class DisplayApp(App[None]):
         if isinstance(exc, AuthError):
             self.stopped = self.t("refused", reason=exc.error.text(self.t.language))
         else:
-            self.stopped = self.t("stopped", reason=str(exc) or type(exc).__name__)
+            self.stopped = self.t("stopped")  # the reason is for the log, not the room
         log.error("display client stopped: %s", exc)
         self._dirty = True
+
+    # --- the voice's health, for the server (never on screen) ---------------
+
+    def _voice_status_from_thread(self, ok: bool, problem: str | None, detail: str) -> None:
+        # The announcer's worker thread: post_message is safe from any thread.
+        self.post_message(VoiceChanged(ok, problem, detail))
+
+    def on_voice_changed(self, message: VoiceChanged) -> None:
+        if message.ok:
+            log.info("voice announcements work again")
+            self.voice_problem = None
+        else:
+            log.warning("voice announcements failing (%s): %s", message.problem,
+                        message.detail)
+            self.voice_problem = (message.problem or "error", message.detail[:200])
+        self._report_voice()
+
+    @work(exclusive=True, group="voice-report", exit_on_error=False)
+    async def _report_voice(self) -> None:
+        """Tell the server how the voice is doing when that differs from what
+        it knows (after a change, and after each reconnection)."""
+        client = self.client
+        if client is None or not client.connected:
+            return
+        problem = self.voice_problem
+        want = (problem is None, problem[0] if problem else None)
+        known = self._voice_known
+        if known == want or (problem is None and known is None):
+            return  # the server knows; or a voice that works and nobody worried
+        fields: dict = {"ok": problem is None}
+        if problem is not None:
+            fields["problem"], fields["detail"] = problem[0], problem[1]
+        try:
+            await client.request("voice_status", **fields)
+            self._voice_known = want
+        except (NotConnected, TimeoutError, ServerError) as e:
+            log.info("voice status not reported yet: %s", e)
 
     def _new_call(self, call: Call) -> None:
         self.announcer.announce(call["number"], call["counter"],
@@ -336,16 +389,21 @@ class DisplayApp(App[None]):
         self.w_conn.update(marker)
         self.w_conn.display = bool(marker)
         departments = department_rows(state, scope, t.language)
-        total = t("total_waiting", n=sum(d.waiting for d in departments))
+        # Before the first snapshot nothing is known: "0 waiting" or "no call
+        # yet" would be a claim, so every panel says it is connecting.
+        total = (t("total_waiting", n=sum(d.waiting for d in departments)) if self.synced
+                 else t("loading"))
         self.w_total.update(total)  # on small screens, where the department list is hidden
-        self.w_departments.border_subtitle = total
+        self.w_departments.border_subtitle = total if self.synced else ""
+        for panel in (self.w_counters, self.w_recent, self.w_departments):
+            panel.loading_text = None if self.synced else t("loading")
 
         latest = self.calls.latest
         flashing = self.flashing and latest is not None
         if latest is None:
             self.w_number.update("")
             self.w_counter_number.update("")
-            self.w_note.update(t("no_call_yet"))
+            self.w_note.update(t("no_call_yet") if self.synced else t("loading"))
             self.w_counter_name.update("")
             self.w_hero.set_class(False, "-recall")
         else:

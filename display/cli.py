@@ -22,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="read each call aloud with espeak-ng (default vi)")
     p.add_argument("--chime", action=argparse.BooleanOptionalAction, default=True,
                    help="play a chime before each announcement (default on)")
+    p.add_argument("--repeat", type=int, choices=(1, 2, 3), default=1,
+                   help="read each call out this many times (default 1; 2 suits large halls)")
     p.add_argument("--departments", metavar="TP,KHDT",
                    help="show only these departments (default: the whole center)")
     p.add_argument("--counters", metavar="1,2,3",
@@ -43,8 +45,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"--counters: {e}", file=sys.stderr)
         return 2
     options = DisplayOptions(url=args.url, token=args.token, device=args.device,
-                             voice=args.voice, chime=args.chime, scope=scope,
-                             language=args.lang)
+                             voice=args.voice, chime=args.chime, repeat=args.repeat,
+                             scope=scope, language=args.lang)
     engine, note = detect_engine(args.voice, chime=args.chime)
     if engine is None and args.voice != "off":
         # Also on stderr, for whoever reads the service's log after the fact.

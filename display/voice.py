@@ -16,6 +16,7 @@ Nothing here imports Textual or needs asyncio: the display app just calls
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 import os
@@ -24,12 +25,11 @@ import re
 import shutil
 import struct
 import subprocess
-import tempfile
 import threading
 import wave
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import BinaryIO, Callable, Protocol, runtime_checkable
 
 __all__ = [
     "LANGUAGES",
@@ -86,8 +86,25 @@ _VI_DIGITS = ("không", "một", "hai", "ba", "bốn", "năm", "sáu", "bảy", 
 _EN_DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
+#: What can stop the voice, as reported to the server (``voice_status``).
+PROBLEMS = ("no_engine", "no_audio", "timeout", "error")
+
+
 class SpeechError(RuntimeError):
-    """Raised by an engine when an announcement could not be spoken."""
+    """Raised by an engine when an announcement could not be spoken.
+
+    ``problem`` is one of :data:`PROBLEMS`: ``no_engine`` (the speech program
+    or its voice is missing), ``no_audio`` (no sound output), ``timeout``,
+    ``error`` (anything else)."""
+
+    def __init__(self, message: str, problem: str = "error") -> None:
+        super().__init__(message)
+        self.problem = problem if problem in PROBLEMS else "error"
+
+
+def problem_of(exc: BaseException) -> str:
+    """The :data:`PROBLEMS` code for an engine's failure."""
+    return exc.problem if isinstance(exc, SpeechError) else "error"
 
 
 # --------------------------------------------------------------------------- text
@@ -201,16 +218,19 @@ def announcement_text(
         announcement_text("A023", 5, "en")
         'Ticket number A, zero, two, three, please go to counter 5'
 
-    ``recall=True`` prefixes "Mời lần nữa, " / "Calling again, ". Raises ValueError for
-    an unsupported language or a number/counter that cannot be read.
+    A recall (``recall=True``) is announced the way a hall announcer repeats a call,
+    "Xin nhắc lại: mời công dân có số thứ tự … đến quầy số năm" / "Calling again:
+    ticket number …". Raises ValueError for an unsupported language or a
+    number/counter that cannot be read.
     """
     _check_language(language, ("vi", "en"))
     spelled = spell_ticket(number, language)
     if language == "vi":
-        text = f"xin mời công dân có số thứ tự {spelled} đến quầy số {_counter_vi(counter)}"
-        return ("Mời lần nữa, " + text) if recall else text[0].upper() + text[1:]
+        place = f"có số thứ tự {spelled} đến quầy số {_counter_vi(counter)}"
+        return (f"Xin nhắc lại: mời công dân {place}" if recall
+                else f"Xin mời công dân {place}")
     text = f"ticket number {spelled}, please go to counter {str(counter).strip()}"
-    return ("Calling again, " + text) if recall else text[0].upper() + text[1:]
+    return ("Calling again: " + text) if recall else text[0].upper() + text[1:]
 
 
 # --------------------------------------------------------------------------- engines
@@ -229,18 +249,18 @@ class SpeechEngine(Protocol):
 
 
 def write_chime_wav(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | BinaryIO,
     tones: tuple[float, ...] = (880.0, 659.25),
     tone_seconds: float = 0.35,
     sample_rate: int = 22050,
     volume: float = 0.5,
-) -> Path:
+) -> Path | None:
     """Write a short "ding-dong" chime (a sequence of decaying sine tones) as a WAV file.
 
     Uses only the standard library so that no sound asset has to be shipped.
-    Returns the path written.
+    ``path`` may be an open binary file. Returns the path written (None for a file).
     """
-    path = Path(path)
+    target = path if hasattr(path, "write") else Path(path)  # type: ignore[arg-type]
     frames = bytearray()
     per_tone = int(sample_rate * tone_seconds)
     fade_in = max(1, int(sample_rate * 0.005))
@@ -251,12 +271,19 @@ def write_chime_wav(
             envelope = math.exp(-4.0 * t / tone_seconds) * min(1.0, i / fade_in)
             sample = volume * envelope * math.sin(2 * math.pi * freq * t)
             frames += struct.pack("<h", int(sample * 32767))
-    with wave.open(str(path), "wb") as w:
+    with wave.open(target if hasattr(target, "write") else str(target), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(sample_rate)
         w.writeframes(bytes(frames))
-    return path
+    return None if hasattr(target, "write") else target  # type: ignore[return-value]
+
+
+def chime_wav_bytes() -> bytes:
+    """The built-in chime as the bytes of a WAV file (played from memory)."""
+    buf = io.BytesIO()
+    write_chime_wav(buf)
+    return buf.getvalue()
 
 
 # espeak-ng exits 0 even when it cannot open the sound device; the only sign is an
@@ -288,6 +315,7 @@ class EspeakEngine:
         self.voices = {"vi": "vi", "en": "en", **(self.voices or {})}
         self._chime_warned = False
         self._chime_lock = threading.Lock()
+        self._chime_bytes: bytes | None = None
 
     def _command(self, language: str, extra: list[str] | None = None) -> list[str]:
         _check_language(language, ("vi", "en"))
@@ -308,10 +336,11 @@ class EspeakEngine:
                 check=False,
             )
         except FileNotFoundError as exc:
-            raise SpeechError(f"{self.executable} not found") from exc
+            raise SpeechError(f"{self.executable} not found", "no_engine") from exc
         except subprocess.TimeoutExpired as exc:
             # A hung synthesiser must not block the queue forever; run() kills it.
-            raise SpeechError(f"{self.executable} did not finish within {self.timeout}s") from exc
+            raise SpeechError(f"{self.executable} did not finish within {self.timeout}s",
+                              "timeout") from exc
 
     @staticmethod
     def _stderr_tail(proc: subprocess.CompletedProcess[bytes]) -> str:
@@ -334,7 +363,7 @@ class EspeakEngine:
                 f"{self.executable} exited with {proc.returncode}: {self._stderr_tail(proc)}"
             )
         if _AUDIO_ERROR.search(stderr):
-            raise SpeechError(f"no audio output: {self._stderr_tail(proc)}")
+            raise SpeechError(f"no audio output: {self._stderr_tail(proc)}", "no_audio")
 
     def synthesize(self, text: str, language: str, path: str | os.PathLike[str]) -> Path:
         """Render ``text`` to a WAV file instead of the speakers (``espeak-ng -w``).
@@ -356,16 +385,22 @@ class EspeakEngine:
             player = self.player or shutil.which("paplay") or shutil.which("aplay")
             if player is None:
                 raise SpeechError("neither paplay nor aplay is installed")
-            with self._chime_lock:
-                if self.chime_wav is None:
-                    fd, tmp = tempfile.mkstemp(prefix="motcua-chime-", suffix=".wav")
-                    os.close(fd)
-                    self.chime_wav = str(write_chime_wav(tmp))
-            cmd = [player, self.chime_wav]
+            # The built-in chime goes to the player on stdin (both read it
+            # when given no file), so no temporary file is left in /tmp.
+            sound: bytes | None = None
+            cmd = [player]
             if Path(player).name == "aplay":
-                cmd.insert(1, "-q")
+                cmd.append("-q")
+            if self.chime_wav is not None:
+                cmd.append(self.chime_wav)
+            else:
+                with self._chime_lock:
+                    if self._chime_bytes is None:
+                        self._chime_bytes = chime_wav_bytes()
+                sound = self._chime_bytes
             proc = subprocess.run(
-                cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=10, check=False
+                cmd, input=sound, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=10,
+                check=False
             )
             if proc.returncode != 0:
                 raise SpeechError(f"{player} exited with {proc.returncode}: {self._stderr_tail(proc)}")
@@ -458,6 +493,13 @@ class Announcer:
     started. If the engine raises, the first failure is logged as a warning (later ones
     only at debug level, so a headless machine does not flood the log) and the worker
     carries on with the next announcement.
+
+    ``times`` says how often each call is read out (twice is common in large halls);
+    the repeats go into one sentence for the engine, so the chime plays once.
+    ``on_status(ok, problem, detail)`` is called from the worker thread whenever the
+    voice starts failing (``ok=False``, a :data:`PROBLEMS` code and the engine's
+    words) or works again (``ok=True``): the display reports it to the server, never
+    on the screen.
     """
 
     def __init__(
@@ -465,11 +507,17 @@ class Announcer:
         engine: SpeechEngine | None,
         language: str = "vi",
         logger: logging.Logger | None = None,
+        times: int = 1,
+        on_status: Callable[[bool, str | None, str], None] | None = None,
     ) -> None:
         """Create the announcer and, unless it is disabled, start its worker thread."""
         _check_language(language, LANGUAGES)
+        if not 1 <= times <= 3:
+            raise ValueError(f"times must be 1, 2 or 3, got {times}")
         self.engine = engine
         self.language = language
+        self.times = times
+        self.on_status = on_status
         self._log = logger or log
         self._queue: queue.Queue[object] = queue.Queue()
         # Guards the closed flag together with queue puts, so nothing can be queued
@@ -477,6 +525,7 @@ class Announcer:
         self._lock = threading.Lock()
         self._closed = False
         self._failed_once = False
+        self._failing = False
         self.failures = 0
         self._thread: threading.Thread | None = None
         if self.enabled:
@@ -505,7 +554,8 @@ class Announcer:
         if not self.enabled:
             return False
         try:
-            text = announcement_text(number, counter, self.language, recall)
+            text = ". ".join([announcement_text(number, counter, self.language, recall)]
+                             * self.times)
         except (ValueError, TypeError) as exc:
             self._log.warning("Cannot announce %r at counter %r: %s", number, counter, exc)
             return False
@@ -559,6 +609,9 @@ class Announcer:
                 self.engine.speak(item, self.language)  # type: ignore[arg-type]
             except Exception as exc:  # noqa: BLE001 - the worker must survive any engine bug
                 self.failures += 1
+                if not self._failing:
+                    self._failing = True
+                    self._status(False, problem_of(exc), str(exc))
                 if not self._failed_once:
                     self._failed_once = True
                     self._log.warning(
@@ -568,3 +621,16 @@ class Announcer:
                     )
                 else:
                     self._log.debug("Voice announcement failed again: %s", exc)
+            else:
+                if self._failing:
+                    self._failing = False
+                    self._log.info("Voice announcements work again")
+                    self._status(True, None, "")
+
+    def _status(self, ok: bool, problem: str | None, detail: str) -> None:
+        if self.on_status is None:
+            return
+        try:
+            self.on_status(ok, problem, detail)
+        except Exception:  # noqa: BLE001 - a broken listener must not stop the voice
+            self._log.exception("voice status listener failed")

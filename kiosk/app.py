@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, cast
 
 from textual import on, work
@@ -30,9 +30,10 @@ from textual.worker import Worker, WorkerState
 
 from motcua.client import AuthError, Event, MotcuaClient, NotConnected, ServerError
 from motcua.i18n import Catalogue
-from motcua.tui import BigNumber
+from motcua.tui import BigNumber, PublicApp, SteadyScreen
 
-from .model import Choice, IssuedTicket, center_tz, counters_for, search_procedures
+from .model import (Choice, Closed, IssuedTicket, center_tz, counters_for,
+                    search_procedures, ticket_hours)
 from .strings import EN, VI
 from .widgets import OnScreenKeyboard
 
@@ -100,9 +101,10 @@ class KioskHeader(Horizontal):
         kiosk = cast("KioskApp", self.app)
         self.query_one("#clock", Static).update(kiosk.clock_text())
         self.query_one("#center-name", Static).update(kiosk.center_name())
+        kiosk.check_hours()
 
 
-class KioskScreen(Screen):
+class KioskScreen(SteadyScreen):
     """A kiosk screen: the header, a body, and a line of hints."""
 
     HINT = "hint_list"
@@ -173,10 +175,14 @@ class HomeScreen(KioskScreen):
     def body(self) -> Iterable:
         center = self.kiosk.center
         searching = bool(self.search_text.strip())
-        yield Static(self.t("home_prompt") if center else self.t("connecting"), id="prompt")
+        closed = self.kiosk.closed
+        if closed is not None:
+            yield Static(self.kiosk.closed_text(closed), id="prompt", classes="-closed")
+        else:
+            yield Static(self.t("home_prompt") if center else self.t("connecting"), id="prompt")
         with Horizontal(id="searchbar"):
-            yield Input(self.search_text, placeholder=self.t("search_placeholder"), id="search",
-                        select_on_focus=False)
+            yield Input(self.search_text, placeholder=self._placeholder(), id="search",
+                        select_on_focus=False, compact=self.app.size.height < 30)
             yield Button(self.t("keyboard_hide" if self.keyboard else "keyboard_show"),
                          id="kbd-toggle", compact=True)
         yield Static(self.t("printer_warning"), id="printer-warning",
@@ -188,7 +194,8 @@ class HomeScreen(KioskScreen):
                     # A closed department stays visible (citizens look for it)
                     # but can't be chosen; the label says why.
                     yield Button(self._dept_label(dept), id=f"dept-{dept['code']}",
-                                 classes="dept choice", disabled=not dept.get("open", True))
+                                 classes="dept choice",
+                                 disabled=not dept.get("open", True) or closed is not None)
             with Vertical(id="results") as results:
                 results.display = searching
                 yield from self._result_widgets()
@@ -202,6 +209,15 @@ class HomeScreen(KioskScreen):
 
     def on_screen_resume(self) -> None:
         self.refresh_queues()
+
+    def _placeholder(self) -> str:
+        # The long example is cut off on a narrow screen: a short one reads better.
+        return self.t("search_placeholder" if self.app.size.width >= 70
+                      else "search_placeholder_short")
+
+    def on_resize(self) -> None:
+        for search in self.query("#search").results(Input):
+            search.placeholder = self._placeholder()
 
     def _dept_label(self, dept: dict[str, Any]) -> str:
         if not dept.get("open", True):
@@ -253,7 +269,7 @@ class HomeScreen(KioskScreen):
                      + ("" if is_open else f" · {self.t('dept_closed')}"))
             widgets.append(Button(label, id=f"result-{m.procedure['code']}",
                                   classes="result choice", name=m.department["code"],
-                                  disabled=not is_open))
+                                  disabled=not is_open or self.kiosk.closed is not None))
         if len(matches) > SEARCH_LIMIT:
             widgets.append(Static(self.t("search_more", n=len(matches) - SEARCH_LIMIT),
                                   classes="note"))
@@ -577,13 +593,16 @@ class OutOfServiceScreen(KioskScreen):
 
 # --- the app ----------------------------------------------------------------
 
-class KioskApp(App[None]):
+class KioskApp(PublicApp):
     """The kiosk. Everything is injectable for tests: the server, the printer,
     the timings and the clock that the header shows."""
 
     CSS_PATH = "kiosk.tcss"
     TITLE = "motcua kiosk"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    #: Below 30 lines (an 80×24 terminal) buttons lose their frames so that a
+    #: screen's choices fit without scrolling.
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
     BINDINGS = [Binding("f2", "toggle_language", show=False, priority=True)]
 
     @dataclass
@@ -648,6 +667,9 @@ class KioskApp(App[None]):
         self._warmed_for: str | None = None
         self._last_input = time.monotonic()
         self._center_seen: dict[str, Any] | None = None
+        #: Why tickets can't be taken now (outside the center's hours), or None.
+        self.closed: Closed | None = None
+        self._clock_offset = 0.0
 
     # --- lookups for the screens ---------------------------------------
 
@@ -660,10 +682,48 @@ class KioskApp(App[None]):
             return "motcua"
         return self.t.pick(self.center, "name", "name_en")
 
+    def now(self) -> datetime:
+        """The center's local time by the server's clock: the welcome's
+        ``server_time`` says how far this kiosk's clock is off."""
+        moment = self.clock() + timedelta(seconds=self._clock_offset)
+        return moment.astimezone(center_tz(self.center))
+
     def clock_text(self) -> str:
-        now = self.clock().astimezone(center_tz(self.center))
+        now = self.now()
+        if self.size.width < 100:
+            return f"{now:%H:%M}"  # the center's name needs the room
         weekday = self.t("weekdays").split(",")[now.weekday()]
         return self.t("clock", time=f"{now:%H:%M}", weekday=weekday, date=f"{now:%d/%m/%Y}")
+
+    def closed_text(self, closed: Closed) -> str:
+        """Why no ticket can be taken now, and when to come back."""
+        if closed.reason == "before":
+            return self.t("hours_before", opens=closed.opens)
+        if closed.next_days == 1:
+            back = self.t("hours_next_tomorrow", opens=closed.opens)
+        elif closed.next_weekday is not None:
+            back = self.t("hours_next", opens=closed.opens,
+                          weekday=self.t("weekdays").split(",")[closed.next_weekday])
+        else:
+            back = ""
+        key = "hours_after" if closed.reason == "after" else "hours_closed"
+        text = self.t(key, last_ticket=closed.last_ticket, next=back)
+        return text if back else text.split(". ")[0] + "."
+
+    def check_hours(self) -> None:
+        """Follow the center's ticket hours: when they open or close, the
+        home screen says so (and its buttons follow) at once."""
+        closed = ticket_hours(self.center, self.now()) if self.center else None
+        if closed != self.closed:
+            self.closed = closed
+            self.call_later(self._hours_changed)
+
+    async def _hours_changed(self) -> None:
+        home = self.home
+        focused = self.screen is home
+        await home.recompose()
+        if focused:
+            home.focus_first()
 
     def department(self, code: str) -> dict[str, Any] | None:
         return self.client.state.department_info(code)
@@ -712,6 +772,9 @@ class KioskApp(App[None]):
         self.post_message(self.ServerChanged(connected))
 
     def _client_welcome(self, state: Any) -> None:
+        if state.server_time is not None:
+            # Measured here, against the kiosk's own clock, as the welcome arrives.
+            self._clock_offset = state.server_time - self.clock().timestamp()
         self.post_message(self.ServerChanged(None, snapshot=True))
 
     def _client_event(self, ev: Event) -> None:
@@ -749,6 +812,7 @@ class KioskApp(App[None]):
             self._center_seen = dict(self.center)
             if self.printing:
                 self._warm_printer(dict(self.center))
+            self.closed = ticket_hours(self.center, self.now())
             await self.home.recompose()
             self.home.focus_first()
         self.home.refresh_queues()

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from motcua.i18n import fold
+from motcua.i18n import search_fold
 
 DEFAULT_TZ = "Asia/Ho_Chi_Minh"
 
@@ -41,41 +41,167 @@ class Choice:
 
 @dataclass(frozen=True)
 class Match:
-    """A procedure found by search, with its department."""
+    """A procedure found by search, with its department and how well it matched."""
 
     department: dict[str, Any]
     procedure: dict[str, Any]
-    exact: bool
+    score: int
+
+
+# How much one query word counts where it is found: in the procedure's own
+# name or one of its keywords, in its code, or only in its department's name.
+_NAME, _CODE, _DEPT = 4, 4, 1
+# The whole query as a run of words in the name, or as (the start of) a keyword.
+_PHRASE_IN_NAME, _PHRASE_IN_KEYWORD = 12, 10
+
+
+def _words(text: str) -> list[str]:
+    return search_fold(text.replace("-", " ").replace(",", " ").replace("/", " ")).split()
+
+
+def _word_score(word: str, words: list[str], last: bool, weight: int) -> int:
+    """``weight`` for an exact word; half of it for the beginning of a word,
+    which only the last query word may be (it is still being typed)."""
+    if word in words:
+        return weight
+    if last and any(w.startswith(word) for w in words):
+        return weight // 2 or 1
+    return 0
+
+
+def _run_in(needle: list[str], hay: list[str], last_prefix: bool) -> bool:
+    """``needle`` appears as consecutive words of ``hay`` (its last word may be
+    the beginning of a word)."""
+    n = len(needle)
+    for i in range(len(hay) - n + 1):
+        window = hay[i:i + n]
+        if window[:-1] == needle[:-1] and (window[-1] == needle[-1] or (
+                last_prefix and window[-1].startswith(needle[-1]))):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class _Indexed:
+    department: dict[str, Any]
+    procedure: dict[str, Any]
+    name: tuple[list[str], ...]   # the vi and en names
+    keywords: tuple[list[str], ...]
+    code: list[str]
+    dept: list[str]
+
+
+def _index(center: dict[str, Any]) -> list[_Indexed]:
+    out = []
+    for dept in center.get("departments", []):
+        dept_words = _words(f"{dept.get('vi', '')} {dept.get('en', '')}")
+        for proc in dept.get("procedures", []):
+            out.append(_Indexed(
+                dept, proc, tuple(_words(proc.get(k) or "") for k in ("vi", "en")),
+                tuple(_words(k) for k in proc.get("keywords") or []),
+                _words(proc.get("code", "")), dept_words))
+    return out
 
 
 def search_procedures(center: dict[str, Any], query: str, limit: int | None = None) -> list[Match]:
-    """Procedures whose names (either language), code or department name
-    contain every word of ``query``, ignoring case and Vietnamese diacritics.
-    Matches of the whole phrase in the procedure's own name come first."""
-    words = fold(query).split()
+    """Procedures matching every word of ``query``, best first.
+
+    Case, Vietnamese diacritics and the i/y spellings ("ký"/"kí") are
+    ignored. A word counts in the procedure's names (either language), its
+    configured keywords ("CCCD", "hộ khẩu"), its code, or its department's
+    name. Whole words first; only when they find nothing may the last word
+    be unfinished ("thuong tr"), so that a finished query is not padded with
+    look-alikes ("tru" is also the start of "trúng"). Best first: the whole
+    query in the name as typed, then as a keyword, then words found in the
+    name or keywords rather than only in the department's name; ties keep
+    the configuration's order.
+    """
+    words = _words(query)
     if not words:
         return []
-    phrase = " ".join(words)
-    found: list[Match] = []
-    for dept in center.get("departments", []):
-        dept_text = fold(f"{dept.get('vi', '')} {dept.get('en', '')}")
-        for proc in dept.get("procedures", []):
-            own = _own_text(proc)
-            hay = f"{own} {fold(proc.get('code', ''))} {dept_text}"
-            if all(w in hay for w in words):
-                found.append(Match(dept, proc, phrase in own))
-    found.sort(key=lambda m: not m.exact)  # stable: config order within each group
-    return found[:limit] if limit is not None else found
+    index = _index(center)
+    found = _search(index, words, prefix=False) or _search(index, words, prefix=True)
+    matches = [m for _, _, m in sorted(found, key=lambda f: f[:2])]
+    return matches[:limit] if limit is not None else matches
 
 
-def _own_text(proc: dict[str, Any]) -> str:
-    return " ".join(" ".join(fold(proc.get(k) or "").split()) for k in ("vi", "en"))
+def _search(index: list[_Indexed], words: list[str], prefix: bool) -> list[tuple[int, int, Match]]:
+    found = []
+    for order, item in enumerate(index):
+        own = [*item.name, *item.keywords]
+        score = 0
+        for i, word in enumerate(words):
+            last = prefix and i == len(words) - 1
+            best = max([_word_score(word, w, last, _NAME) for w in own]
+                       + [_word_score(word, item.code, last, _CODE),
+                          _word_score(word, item.dept, last, _DEPT)])
+            if best == 0:
+                break
+            # A word that names the department too ("thuế" in "Cục Thuế")
+            # puts that department's procedures first among equals.
+            score += best + (best > _DEPT and word in item.dept)
+        else:
+            if any(_run_in(words, name, prefix) for name in item.name):
+                score += _PHRASE_IN_NAME
+            elif any(_run_in(words, kw, prefix) or _run_in(kw, words, False)
+                     for kw in item.keywords):
+                score += _PHRASE_IN_KEYWORD
+            found.append((-score, order, Match(item.department, item.procedure, score)))
+    return found
 
 
 def counters_for(center: dict[str, Any], department: str) -> list[int]:
     """Numbers of the counters that serve ``department``, in order."""
     return sorted(c["number"] for c in center.get("counters", [])
                   if department in c.get("departments", []))
+
+
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class Closed:
+    """Why no ticket can be taken now, from the center's hours.
+
+    ``reason`` is "before" (today, later), "after" (today is over) or
+    "closed" (not an open day); ``next_days`` says in how many days the next
+    open day comes (1: tomorrow) and ``next_weekday`` which day it is (0 is
+    Monday), None when the center has no open day at all.
+    """
+
+    reason: str
+    opens: str
+    last_ticket: str
+    next_days: int | None
+    next_weekday: int | None
+
+
+def _minutes(hhmm: str) -> int:
+    hours, minutes = hhmm.split(":")[:2]
+    return int(hours) * 60 + int(minutes)
+
+
+def ticket_hours(center: dict[str, Any], local: datetime) -> Closed | None:
+    """None while the center issues tickets at ``local`` (its own time), else
+    why not: the same rules the server applies (open days, ``opens`` to
+    ``last_ticket``), so the kiosk can say so before a citizen chooses.
+    Compared to the minute, as the hours are written."""
+    opens, last = center.get("opens"), center.get("last_ticket") or center.get("closes")
+    if not opens or not last:
+        return None
+    days = [d for d in center.get("open_days", _WEEKDAYS) if d in _WEEKDAYS]
+    now = local.hour * 60 + local.minute
+    today = local.weekday()
+    if _WEEKDAYS[today] in days:
+        if now < _minutes(opens):
+            return Closed("before", opens, last, 0, today)
+        if now <= _minutes(last):
+            return None
+        reason = "after"
+    else:
+        reason = "closed"
+    ahead = next((n for n in range(1, 8) if _WEEKDAYS[(today + n) % 7] in days), None)
+    return Closed(reason, opens, last, ahead, None if ahead is None else (today + ahead) % 7)
 
 
 def center_tz(center: dict[str, Any]) -> ZoneInfo:

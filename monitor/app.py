@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -28,6 +28,7 @@ from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
 from motcua.client import AuthError, CenterState, MotcuaClient
+from motcua.i18n import format_number, format_percent
 from motcua.tui import ClientConnection, ClientEvent, ClientSynced, bridge
 from motcua.reports.facts import Fact
 
@@ -37,11 +38,23 @@ from .strings import catalogue
 Clock = Callable[[], float]
 
 REDRAW_SECONDS = 0.5
-#: Department names are cut to this many characters in the queue table.
+#: Department names are cut to this many characters in the queue table
+#: (fewer on a narrow screen).
 NAME_WIDTH = 28
+NAME_WIDTH_NARROW = 18
 REPORT_SECONDS = 60.0
+#: Below this size the figures shrink to a few short lines (two below NARROW_WIDTH).
+COMPACT_WIDTH, COMPACT_HEIGHT = 120, 36
+NARROW_WIDTH = 70
 
 STATUS_STYLE = {"open": "bold green", "paused": "bold yellow", "closed": "dim"}
+#: A mark before each counter status, so open and closed differ even when a
+#: narrow column shows only the first characters.
+STATUS_MARK = {"open": "●", "paused": "◐", "closed": "○"}
+COUNTER_COLUMNS = ("col_counter", "col_status", "col_ticket", "col_ticket_status", "col_time",
+                   "col_officer")
+DEPARTMENT_COLUMNS = ("col_department", "col_waiting", "col_longest", "col_target",
+                      "col_estimate", "col_priority", "col_open")
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow"}
 
 
@@ -69,8 +82,10 @@ class MonitorApp(App[None]):
 
     CSS_PATH = "monitor.tcss"
     TITLE = "motcua monitor"
-    #: Below 160 columns the per-hour chart gives its room to the alerts.
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (160, "-wide")]
+    #: Below 160 columns the per-hour chart gives its room to the alerts;
+    #: below 70 the two tables stack; below 36 lines the figures shrink.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW_WIDTH, "-medium"), (160, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (COMPACT_HEIGHT, "-tall")]
     BINDINGS = [Binding("l", "toggle_language", "Tiếng Việt / English"),
                 Binding("r", "reload_report", "Báo cáo / Report"),
                 Binding("q", "quit", "Thoát / Quit")]
@@ -105,6 +120,9 @@ class MonitorApp(App[None]):
         self.report_at: float | None = None
         self._rows: dict[str, list[tuple[str, list[Any]]]] = {}
         self._dirty = True
+        #: A snapshot arrived: until then "no alerts" or "0" would be a claim.
+        self.synced = self._static
+        self._wide_labels = True
 
     # --- layout ---------------------------------------------------------
 
@@ -138,13 +156,27 @@ class MonitorApp(App[None]):
         if self.client is not None:
             await self.client.close()
 
+    def on_resize(self, event: events.Resize) -> None:
+        if "counters" not in self._rows:
+            return  # the first resize comes before on_mount built the tables
+        # App's own handler takes the new size after this one: use the event's.
+        wide = event.size.width >= 100
+        if wide != self._wide_labels:
+            self._wide_labels = wide
+            self._columns()  # counter names vs numbers: the widths start afresh
+        self.call_later(self.redraw)
+
+    @property
+    def compact(self) -> bool:
+        """Figures in a few short lines (an 80×24 or smaller terminal)."""
+        return self.size.width < COMPACT_WIDTH or self.size.height < COMPACT_HEIGHT
+
     def _columns(self) -> None:
         t = self.t
-        for table_id, cols in (
-                ("counters", ("col_counter", "col_status", "col_officer", "col_ticket",
-                              "col_ticket_status", "col_time")),
-                ("departments", ("col_department", "col_waiting", "col_priority",
-                                 "col_longest", "col_target", "col_open", "col_estimate"))):
+        # The columns a supervisor needs first come first: on a narrow screen
+        # the table scrolls sideways and the last ones are the ones cut.
+        for table_id, cols in (("counters", COUNTER_COLUMNS),
+                               ("departments", DEPARTMENT_COLUMNS)):
             table = self.query_one(f"#{table_id}", DataTable)
             table.clear(columns=True)
             for key in cols:
@@ -165,6 +197,7 @@ class MonitorApp(App[None]):
 
     @on(ClientSynced)
     def _state_loaded(self) -> None:
+        self.synced = True
         if self.client is not None:
             first = not self.model.day
             self.model.welcome(self.client.state)
@@ -227,11 +260,11 @@ class MonitorApp(App[None]):
     def redraw(self) -> None:
         """Draw everything from the model at the clock's time."""
         try:
-            self._draw()
+            self._redraw()
         except NoMatches:
-            pass  # a last timer tick while the app tears its widgets down
+            pass  # a last redraw while the app takes its widgets down
 
-    def _draw(self) -> None:
+    def _redraw(self) -> None:
         now = self.clock()
         lang = self.t.language
         self._topbar(now)
@@ -263,7 +296,8 @@ class MonitorApp(App[None]):
 
     def _counter_cells(self, r: CounterRow) -> list[Any]:
         t = self.t
-        status = Text(t(f"status_{r.status}"), style=STATUS_STYLE.get(r.status, ""))
+        status = Text(f"{STATUS_MARK.get(r.status, '?')} {t(f'status_{r.status}')}",
+                      style=STATUS_STYLE.get(r.status, ""))
         officer = (r.officer_name or r.officer or "") if r.officer else ""
         if r.status == "paused":
             ticket, state = Text(""), Text(r.reason or "", style="yellow")
@@ -274,7 +308,9 @@ class MonitorApp(App[None]):
         else:
             ticket = Text("")
             state = t("idle") if r.status == "open" else ""
-        return [Text(r.name), status, officer, ticket, state, duration(r.elapsed)]
+        # A narrow table has no room for "Quầy 12 - Tổng hợp": the number says it.
+        label = r.name if self.size.width >= 100 else str(r.number)
+        return [Text(label), status, ticket, state, duration(r.elapsed), officer]
 
     def _department_cells(self, r: DepartmentRow) -> list[Any]:
         t = self.t
@@ -282,11 +318,12 @@ class MonitorApp(App[None]):
         if r.over:
             longest.stylize("bold red" if r.longest >= 2 * r.target else "bold yellow")  # type: ignore[operator]
         name = f"{r.code} – {r.name}"
-        if len(name) > NAME_WIDTH:
-            name = name[: NAME_WIDTH - 1] + "…"
-        return [name, str(r.waiting), str(r.priority) if r.priority else "",
-                longest, t("minutes", m=int(r.target // 60)), str(r.open_counters),
-                t("minutes", m=r.estimate) if r.estimate is not None and r.waiting else ""]
+        width = NAME_WIDTH if self.size.width >= 100 else NAME_WIDTH_NARROW
+        if len(name) > width:
+            name = name[: width - 1] + "…"
+        return [name, str(r.waiting), longest, t("minutes", m=int(r.target // 60)),
+                t("minutes", m=r.estimate) if r.estimate is not None and r.waiting else "",
+                str(r.priority) if r.priority else "", str(r.open_counters)]
 
     def _sync(self, table_id: str, rows: list[tuple[str, list[Any]]]) -> None:
         """Update a table in place (rebuild only when its rows change)."""
@@ -301,13 +338,15 @@ class MonitorApp(App[None]):
             for (key, cells), (_, before) in zip(rows, old):
                 for col, value, prev in zip(columns, cells, before):
                     if value != prev:
-                        table.update_cell(key, col, value)
+                        table.update_cell(key, col, value, update_width=True)
         self._rows[table_id] = rows
 
     def _alerts(self, now: float) -> None:
         alerts = self.model.alerts(now, self.t.language)
         text = Text()
-        if not alerts:
+        if not self.synced:
+            text.append(self.t("connecting"), style="dim")
+        elif not alerts:
             text.append(self.t("no_alerts"), style="green")
         for i, a in enumerate(alerts):
             if i:
@@ -319,27 +358,64 @@ class MonitorApp(App[None]):
         w.set_class(any(a.severity == "error" for a in alerts), "-error")
 
     def _figures(self, f: Figures) -> None:
-        t, k = self.t, f.kpis
+        t, k, lang = self.t, f.kpis, self.t.language
 
         def mins(v: float | None) -> str:
-            return "–" if v is None else f"{v / 60:.1f}"
+            return "–" if v is None else format_number(v / 60, 1, lang)
 
         def pct(v: float | None) -> str:
-            return "–" if v is None else f"{v * 100:.1f}%"
+            return "–" if v is None else format_percent(v, 1, lang)
+
+        def num(v: int) -> str:
+            return format_number(v, 0, lang)
+
+        if not self.synced:
+            self.query_one("#kpis", Static).update(Text(t("connecting"), style="dim"))
+            self.query_one("#kpi-note", Static).update("")
+            self.query_one("#chart", Static).update("")
+            return
+        if self.compact:
+            # Four short lines: an 80x24 terminal keeps its room for the tables.
+            rows = [
+                [(t("kc_issued"), num(f.issued)), (t("kc_served"), num(f.served)),
+                 (t("kc_waiting"), num(f.waiting))],
+                [(t("kc_no_show"), num(k.no_show)), (t("kc_transferred"), num(k.transferred)),
+                 (t("kc_cancelled"), num(k.cancelled))],
+                [(t("kc_wait"), t("kc_minutes", mean=mins(k.wait_mean), p90=mins(k.wait_p90)))],
+                [(t("kc_within"), pct(k.within_share)),
+                 (t("kc_satisfaction"), pct(k.satisfaction) + f" ({num(k.rated)})")],
+            ]
+            if self.size.width < NARROW_WIDTH:
+                rows = [[*rows[0], rows[1][0]],
+                        [(t("kc_wait"), t("kc_minutes_short", mean=mins(k.wait_mean))),
+                         (t("kc_satisfaction"), pct(k.satisfaction))]]
+            text = Text()
+            for i, row in enumerate(rows):
+                if i:
+                    text.append("\n")
+                for j, (label, value) in enumerate(row):
+                    if j:
+                        text.append(" · ", style="dim")
+                    text.append(label + " ", style="dim")
+                    text.append(value, style="bold")
+            self.query_one("#kpis", Static).update(text)
+            self.query_one("#kpi-note", Static).update("")
+            self.query_one("#chart", Static).update("")
+            return
 
         lines = [
-            (t("kpi_issued"), str(f.issued)),
-            (t("kpi_served"), str(f.served)),
-            (t("kpi_waiting"), str(f.waiting)),
-            (t("kpi_no_show"), str(k.no_show)),
-            (t("kpi_transferred"), str(k.transferred)),
-            (t("kpi_cancelled"), str(k.cancelled)),
+            (t("kpi_issued"), num(f.issued)),
+            (t("kpi_served"), num(f.served)),
+            (t("kpi_waiting"), num(f.waiting)),
+            (t("kpi_no_show"), num(k.no_show)),
+            (t("kpi_transferred"), num(k.transferred)),
+            (t("kpi_cancelled"), num(k.cancelled)),
             (t("kpi_wait"), f"{mins(k.wait_mean)} / {mins(k.wait_median)} / {mins(k.wait_p90)}"),
             (t("kpi_within"), pct(k.within_share)),
             (t("kpi_service"),
              f"{mins(k.service_mean)} / {mins(k.service_median)} / {mins(k.service_p90)}"),
             (t("kpi_satisfaction"), pct(k.satisfaction)),
-            (t("kpi_rated"), str(k.rated)),
+            (t("kpi_rated"), num(k.rated)),
         ]
         width = max(len(a) for a, _ in lines)
         text = Text()

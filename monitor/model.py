@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from motcua.client import CenterState, Event
@@ -93,6 +93,7 @@ class Monitor:
         self.printers: dict[str, dict[str, Any]] = {}
         #: PIN lock-outs in force: (scope, officer, source) -> the event.
         self.locks: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self.voices: dict[str, dict[str, Any]] = {}
         self.day = ""
         self._fold: DayFold | None = None
         self._since: float | None = None
@@ -114,6 +115,7 @@ class Monitor:
             except (ZoneInfoNotFoundError, ValueError):
                 pass
         self.printers = {p["device"]: p for p in state.printers if p.get("device")}
+        self.voices = {v["device"]: v for v in state.voices if v.get("device")}
         if state.day != self.day:
             self._new_day(state.day)
 
@@ -133,6 +135,10 @@ class Monitor:
         if ev.type in ("printer_fault", "printer_ok") and isinstance(raw.get("printer"), dict):
             p = raw["printer"]
             self.printers[p.get("device") or raw.get("device") or "?"] = p
+            return
+        if ev.type in ("voice_fault", "voice_ok") and isinstance(raw.get("voice"), dict):
+            v = raw["voice"]
+            self.voices[v.get("device") or "?"] = v
             return
         if ev.type == "day_started":
             self._new_day(raw.get("day") or self.state.day)
@@ -233,6 +239,14 @@ class Monitor:
                               "until": self.local_time(lock["until"]),
                               "failures": lock.get("failures", "?"),
                               "source": lock.get("source") or "?"}, 2e9))
+        for device, v in sorted(self.voices.items()):
+            if not v.get("ok", True):
+                since = v.get("since")
+                out.append(Alert("error", "alert_voice",
+                                 {"device": device, "problem": v.get("problem") or "error",
+                                  "detail": v.get("detail") or "",
+                                  "since": self.local_time(since) if since else "?"},
+                                 1e9 + (now - since if since else 0)))
         for c in self.counters(now):
             if c.status == "paused" and c.elapsed is not None and c.elapsed > self.pause_alert:
                 out.append(Alert("warning", "alert_paused",

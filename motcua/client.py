@@ -91,7 +91,11 @@ class CenterState:
     counters: dict[int, dict[str, Any]] = field(default_factory=dict)
     recent_calls: list[dict[str, Any]] = field(default_factory=list)
     printers: list[dict[str, Any]] = field(default_factory=list)
+    voices: list[dict[str, Any]] = field(default_factory=list)
     totals: dict[str, int] = field(default_factory=dict)
+    #: The server's clock in the last welcome (epoch seconds), so a device
+    #: with a wrong clock still knows whether the center issues tickets now.
+    server_time: float | None = None
 
     def load(self, snapshot: dict[str, Any]) -> None:
         """Replace everything with a snapshot from the server."""
@@ -100,6 +104,7 @@ class CenterState:
         self.counters = {c["number"]: c for c in snapshot.get("counters", [])}
         self.recent_calls = list(snapshot.get("recent_calls", []))
         self.printers = list(snapshot.get("printers", []))
+        self.voices = list(snapshot.get("voices", []))
         self.totals = dict(snapshot.get("totals", {}))
 
     def apply(self, ev: Event) -> None:
@@ -252,6 +257,9 @@ class MotcuaClient:
             raise ConnectionClosed(None, None)
         self.state.center = first["center"]
         self.state.load(first["snapshot"])
+        server_time = first.get("server_time")
+        if isinstance(server_time, (int, float)) and not isinstance(server_time, bool):
+            self.state.server_time = float(server_time)
         self.seq = int(first["seq"])
         self._resyncing = False
         self._ws = ws

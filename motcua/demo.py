@@ -87,31 +87,131 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _print_action(action: Any, result: dict | None, error: str | None) -> None:
-    if action.kind in ("call_next", "call_ticket") and result and result.get("ticket"):
-        t = result["ticket"]
-        print(f"{datetime.now():%H:%M:%S}  mời số {t['number']} đến quầy {t['counter']}",
-              flush=True)
+def _center_tz() -> Any:
+    from zoneinfo import ZoneInfo
+
+    from motcua.server.config import load_config
+
+    return ZoneInfo(load_config(None).timezone)
+
+
+def _printer(tz: Any) -> Callable[..., None]:
+    def print_action(action: Any, result: dict | None, error: str | None) -> None:
+        # The center's clock, not the machine's (a server is often on UTC).
+        if action.kind in ("call_next", "call_ticket") and result and result.get("ticket"):
+            t = result["ticket"]
+            print(f"{datetime.now(tz):%H:%M:%S}  mời số {t['number']} đến quầy {t['counter']}",
+                  flush=True)
+    return print_action
 
 
 def _backend_only(args: argparse.Namespace) -> int:
+    tz = _center_tz()
+
     async def run() -> None:
         backend = await start_backend(Path(args.db), args.port, args.speed, args.seed,
-                                      on_action=_print_action)
+                                      on_action=_printer(tz))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(sig, stop.set)
         print(f"motcua demo — máy chủ / server {backend.url}, dữ liệu / database {args.db}")
         print(f"Quầy {HUMAN_COUNTER} là của bạn: cán bộ cb01, PIN 1234. "
               f"Counter {HUMAN_COUNTER} is yours: officer cb01, PIN 1234.")
-        print("Ctrl+C ở đây để kết thúc / Ctrl+C here ends the demo.", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        print(f"Giờ / times: {tz.key}. Ctrl+C ở đây để kết thúc / Ctrl+C here ends the demo.",
+              flush=True)
         await stop.wait()
         await backend.stop()
 
     logging.getLogger("motcua").setLevel(logging.ERROR)
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    finally:
+        if args.cleanup:
+            # The demo's temporary folder (its database) goes with it.
+            shutil.rmtree(args.cleanup, ignore_errors=True)
     return 0
+
+
+#: An app is fully usable from 80×24 up; the split layout gives each app at
+#: least that (two panes side by side and one above the other, each with its
+#: title line), so it needs a window of this size. Smaller terminals get one
+#: tmux window per app instead (Ctrl+B n to switch, or click the status line).
+SPLIT_MIN = (161, 50)
+
+Step = tuple[str | None, list[str]]
+
+
+def tmux_plan(session: str, size: tuple[int, int], server: str,
+              apps: dict[str, str], titles: dict[str, str]) -> tuple[str, list[Step]]:
+    """How to lay the demo out in a new detached tmux ``session`` whose window
+    is ``size``: four titled panes when each app gets at least 80×24, else one
+    window per app. Returns the layout's name ("split" or "windows") and the
+    steps: (the pane a step creates, or None; its tmux arguments). Panes are
+    named in later steps as ``{display}`` and so on, so that a user's
+    base-index or pane-base-index settings don't matter."""
+    width, height = size
+    new = ["-P", "-F", "#{pane_id}"]
+    steps: list[Step] = [("server", ["new-session", "-d", "-s", session, "-x", str(width),
+                                     "-y", str(height), "-n", "motcua", *new, server])]
+    if width >= SPLIT_MIN[0] and height >= SPLIT_MIN[1]:
+        layout = "split"
+        # Left half: the display over the counter console; right half: the
+        # kiosk over the server's log (a few lines).
+        steps += [
+            ("display", ["split-window", "-h", "-b", "-l", "50%", "-t", "{server}", *new,
+                         apps["display"]]),
+            ("counter", ["split-window", "-v", "-l", "50%", "-t", "{display}", *new,
+                         apps["counter"]]),
+            ("kiosk", ["split-window", "-v", "-b", "-l", str(height - 8), "-t", "{server}",
+                       *new, apps["kiosk"]]),
+        ]
+        steps += [(None, ["select-pane", "-t", f"{{{app}}}", "-T", titles[app]])
+                  for app in ("server", "display", "counter", "kiosk")]
+        steps += [(None, ["set-option", "-w", "-t", "{server}", "pane-border-status", "top"]),
+                  (None, ["set-option", "-w", "-t", "{server}", "pane-border-format",
+                          " #{pane_title} "]),
+                  (None, ["select-pane", "-t", "{kiosk}"])]
+    else:
+        layout = "windows"
+        steps.append((None, ["rename-window", "-t", "{server}", titles["server"]]))
+        for app in ("display", "kiosk", "counter"):
+            steps.append((app, ["new-window", "-t", session, "-n", titles[app], *new,
+                                apps[app]]))
+        steps.append((None, ["select-window", "-t", "{kiosk}"]))
+    steps += [(None, ["set-option", "-t", session, "mouse", "on"]),
+              # When the demo ends, a client that came from another session
+              # goes back to it instead of leaving tmux.
+              (None, ["set-option", "-t", session, "detach-on-destroy", "off"]),
+              (None, ["set-option", "-t", session, "status-left", f"[{session}] "]),
+              (None, ["set-option", "-t", session, "status-left-length", "40"])]
+    return layout, steps
+
+
+def run_plan(tmux: str, steps: list[Step]) -> dict[str, str]:
+    """Run a :func:`tmux_plan`; returns the pane ids by name."""
+    panes: dict[str, str] = {}
+    for creates, args in steps:
+        args = [a.format(**panes) if a.startswith("{") and a.endswith("}") and a[1:-1] in panes
+                else a for a in args]
+        proc = subprocess.run([tmux, *args], capture_output=True, text=True,
+                              check=creates is not None)
+        if creates is not None:
+            panes[creates] = proc.stdout.strip()
+    return panes
+
+
+def _terminal_size(tmux: str) -> tuple[int, int]:
+    if os.environ.get("TMUX"):
+        proc = subprocess.run([tmux, "display-message", "-p", "#{client_width} #{client_height}"],
+                              capture_output=True, text=True, check=False)
+        try:
+            width, height = (int(v) for v in proc.stdout.split())
+            return width, max(1, height - 1)  # the status line
+        except ValueError:
+            pass
+    size = shutil.get_terminal_size((80, 24))
+    return size.columns, max(1, size.lines - 1)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -123,29 +223,36 @@ def _demo(args: argparse.Namespace) -> int:
     url = f"ws://127.0.0.1:{port}"
     me = [sys.executable, "-m", "motcua.cli"]
     backend = me + ["demo", "--backend-only", "--db", str(db), "--port", str(port),
-                    "--speed", str(args.speed), "--seed", args.seed]
+                    "--speed", str(args.speed), "--seed", args.seed, "--cleanup", str(tmp)]
     apps = {
         "display": me + ["display", "--url", url, "--voice", args.voice],
         "kiosk": me + ["kiosk", "--url", url],
         "counter": me + ["counter", "--url", url, "--counter", str(HUMAN_COUNTER)],
     }
     tmux = shutil.which("tmux")
-    if tmux and sys.stdin.isatty() and not args.no_tmux:
+    inside = bool(os.environ.get("TMUX"))
+    if tmux and (sys.stdin.isatty() or inside) and not args.no_tmux:
         session = f"motcua-demo-{os.getpid()}"
         q = shlex.join
         wait = f"{q(me)} demo --wait-for {port};"
-        end = f"; tmux kill-session -t {session}"
-        subprocess.run([tmux, "new-session", "-d", "-s", session, "-x", "200", "-y", "50",
-                        q(backend) + end], check=True)
-        subprocess.run([tmux, "split-window", "-h", "-l", "45%", "-t", f"{session}:0.0",
-                        f"{wait} {q(apps['kiosk'])}"], check=True)
-        subprocess.run([tmux, "split-window", "-v", "-b", "-l", "70%", "-t", f"{session}:0.0",
-                        f"{wait} {q(apps['display'])}"], check=True)
-        subprocess.run([tmux, "split-window", "-v", "-l", "55%", "-t", f"{session}:0.2",
-                        f"{wait} {q(apps['counter'])}"], check=True)
-        subprocess.run([tmux, "set-option", "-t", session, "mouse", "on"], check=False)
-        print(f"tmux session {session}: Ctrl+B D tạm rời / detaches; "
-              f"`tmux kill-session -t {session}` kết thúc / ends it.")
+        # The server's pane ends the whole demo: its session goes with it.
+        server = q(backend) + f"; {q([tmux, 'kill-session', '-t', session])}"
+        titles = {"server": "máy chủ / server", "display": "màn hình / display",
+                  "kiosk": "kiosk", "counter": f"quầy {HUMAN_COUNTER} / counter (cb01, 1234)"}
+        size = _terminal_size(tmux)
+        layout, steps = tmux_plan(session, size, server,
+                                  {k: f"{wait} {q(v)}" for k, v in apps.items()}, titles)
+        run_plan(tmux, steps)
+        how = (f"{size[0]}×{size[1]}: " + (
+            "một cửa sổ, bốn khung / one window, four panes" if layout == "split" else
+            "mỗi ứng dụng một cửa sổ, Ctrl+B n chuyển / one window per app, Ctrl+B n to switch"
+            f" (≥{SPLIT_MIN[0]}×{SPLIT_MIN[1]} splits them)"))
+        print(f"tmux session {session} — {how}")
+        print("Ctrl+C ở khung máy chủ để kết thúc / Ctrl+C in the server's pane ends it.")
+        if inside:
+            # Already in tmux: switch this client to the demo (no nesting);
+            # it comes back here when the demo ends.
+            os.execvp(tmux, [tmux, "switch-client", "-t", session])
         os.execvp(tmux, [tmux, "attach-session", "-t", session])
     print("Mở các lệnh này ở ba cửa sổ khác / open these in three other terminals"
           + ("" if tmux else " (install tmux to get them split in this one)") + ":")
@@ -153,7 +260,7 @@ def _demo(args: argparse.Namespace) -> int:
     for cmd in apps.values():
         print("   ", shlex.join(short + cmd[len(me):]))
     return _backend_only(argparse.Namespace(db=str(db), port=port, speed=args.speed,
-                                            seed=args.seed))
+                                            seed=args.seed, cleanup=str(tmp)))
 
 
 def _wait_for(port: int, timeout: float = 30.0) -> int:
@@ -184,5 +291,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="don't split the terminal; print the app commands instead")
     p.add_argument("--backend-only", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--db", help=argparse.SUPPRESS)
+    p.add_argument("--cleanup", help=argparse.SUPPRESS)
     p.add_argument("--wait-for", type=int, help=argparse.SUPPRESS)
     p.set_defaults(func=lambda a: _wait_for(a.wait_for) if a.wait_for else _demo(a))

@@ -40,6 +40,20 @@ class Catalogue:
         return str(item.get(vi_key) or item.get(en_key) or "")
 
 
+def format_number(value: float, decimals: int = 0, language: str = "vi") -> str:
+    """A number as people write it: Vietnamese groups thousands with "." and
+    writes decimals after ",": 1.234,5; English writes 1,234.5."""
+    text = f"{value:,.{decimals}f}"
+    if language == "vi":
+        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+    return text
+
+
+def format_percent(share: float, decimals: int = 1, language: str = "vi") -> str:
+    """A share (0–1) as a percentage: 0.937 → "93,7%" ("93.7%" in English)."""
+    return format_number(share * 100, decimals, language) + "%"
+
+
 def unaccent(text: str) -> str:
     """Vietnamese without its marks, case kept: "Sở Tư pháp" → "So Tu phap"."""
     text = text.replace("đ", "d").replace("Đ", "D")
@@ -51,3 +65,31 @@ def fold(text: str) -> str:
     """Lower-case and strip Vietnamese diacritics, for search: "Đăng ký kết
     hôn" and "dang ky ket hon" fold to the same string."""
     return unaccent(text).casefold()
+
+
+def search_fold(text: str) -> str:
+    """:func:`fold` that also reads a final "y" as "i": Vietnamese writes both
+    "ký" and "kí", "lý" and "lí", "quy" and "qui" (the 1980s spelling reform
+    was never settled), so "dang ki" must find "Đăng ký". Only for comparing
+    search text, never for showing it."""
+    return " ".join(_I_FOR_Y[word] for word in fold(text).split())
+
+
+def _y_to_i(word: str) -> str:
+    # A syllable-final "y" after a consonant (ky, ly, my, sy, ty, hy, vy, and
+    # "quy", whose "u" belongs to the "qu") is the one spelled either way;
+    # after a vowel (tay, may, huy) it is part of a diphthong and stays.
+    if word == "quy" or word.endswith("quy"):
+        return word[:-1] + "i"
+    if len(word) >= 2 and word.endswith("y") and word[-2] not in "aeiouy":
+        return word[:-1] + "i"
+    return word
+
+
+class _YFolder(dict):
+    def __missing__(self, word: str) -> str:
+        value = self[word] = _y_to_i(word)
+        return value
+
+
+_I_FOR_Y: dict[str, str] = _YFolder()

@@ -103,6 +103,11 @@ COMMANDS: dict[str, tuple[frozenset[str], dict[str, Field]]] = {
         "problem": _f(str, max_len=40, choices=PRINTER_PROBLEMS),
         "detail": _f(str, max_len=200),
     }),
+    "voice_status": (frozenset({"display"}), {
+        "ok": _f(bool, required=True),
+        "problem": _f(str, max_len=40),
+        "detail": _f(str, max_len=200),
+    }),
     "login": (STAFF, {"officer": _f(str, required=True, max_len=40),
                       "pin": _f(str, required=True, max_len=40), "counter": _f(int)}),
     "logout": (STAFF, {"counter": _f(int)}),
@@ -175,10 +180,30 @@ AUDIENCE: dict[str, frozenset[str]] = {
     "printer_fault": frozenset({"admin"}),
     "printer_ok": frozenset({"admin"}),
     "login_locked": frozenset({"admin"}),
+    "voice_fault": frozenset({"admin"}),
+    "voice_ok": frozenset({"admin"}),
 }
 
 #: Events that concern one counter: rating pads hear only their own counter's.
 PER_COUNTER = _COUNTER_EVENTS | {"visit_ended", "visit_rated"}
+
+#: What a display may say stopped its voice (``voice_status``): the speech
+#: program or its voice is missing, no sound output, the program hung, other.
+VOICE_PROBLEMS = ("no_engine", "no_audio", "timeout", "error")
+
+
+def check_voice_status(fields: dict[str, Any]) -> dict[str, Any]:
+    """``voice_status`` beyond types and lengths: a fault names one of
+    :data:`VOICE_PROBLEMS`; a recovery names none."""
+    problem = fields.get("problem")
+    if fields["ok"]:
+        if problem is not None:
+            raise ProtocolError("bad_field", field="problem",
+                                problem="chỉ khi ok là false / only when ok is false")
+    elif problem not in VOICE_PROBLEMS:
+        raise ProtocolError("bad_field", field="problem",
+                            problem="một trong / one of " + ", ".join(VOICE_PROBLEMS))
+    return fields
 
 
 def decode(raw: str | bytes, limit: int | None = MAX_MESSAGE_BYTES) -> dict[str, Any]:

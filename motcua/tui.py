@@ -11,16 +11,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
 from typing import Iterator
 
 from rich.align import Align
 from rich.console import RenderableType
 from rich.text import Text
+from textual import events
 from textual.app import App
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
+from textual.screen import Screen
 from textual.widgets import Digits
 
 from .bigfont import fitting_level, glyph_height, glyph_rows, glyph_width
@@ -97,6 +100,58 @@ async def exit_when_refused(app: App, task: asyncio.Task) -> None:
         await task
     except AuthError:
         app.exit(return_code=2)
+
+
+class PublicApp(App[None], inherit_bindings=False):
+    """An app on a device citizens touch: kiosk, waiting-room display, rating pad.
+
+    Textual's own keys are gone (``inherit_bindings=False``): Ctrl+Q would
+    quit at once, Ctrl+C pops up "Press Ctrl+Q to quit", Ctrl+P opens an
+    English command palette (Quit, Screenshot, Theme). Nothing typed on the
+    device leaves it; the operator stops it from outside with SIGTERM or
+    SIGINT (``systemctl stop``, ``kill PID``), which end it cleanly and give
+    the terminal back.
+    """
+
+    ENABLE_COMMAND_PALETTE = False
+    _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def on_mount(self) -> None:
+        if self.is_headless:
+            return  # tests: leave the test runner's signals alone
+        loop = asyncio.get_running_loop()
+        for sig in self._STOP_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self.exit)
+
+    def on_unmount(self) -> None:
+        if self.is_headless:
+            return
+        loop = asyncio.get_running_loop()
+        for sig in self._STOP_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(sig)
+
+
+class SteadyScreen(Screen):
+    """A screen that refuses a ``Resize`` for any size but the app's.
+
+    A screen always fills the app, so such an event is stale. Textual lets
+    two of them chase each other: when the terminal's size changes while the
+    screen is still mounting (a browser through textual-serve reports two
+    sizes and may close within a second), a screen can hold resizes to two
+    sizes at once. Each one it handles lays the screen out at that size and
+    re-posts a resize for it behind the other, and a screen's message loop
+    does not yield while its queue is full, so the pair circles forever:
+    the process spins, never sees the browser's "quit" and is deaf to
+    SIGTERM (textual-serve's driver turns the signal into a message). Refusing
+    the stale size ends the circle after one lap.
+    """
+
+    def check_message_enabled(self, message: Message) -> bool:
+        if isinstance(message, events.Resize) and message.size != self.app.size:
+            return False
+        return super().check_message_enabled(message)
 
 
 class BigNumber(Digits):

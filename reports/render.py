@@ -9,7 +9,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from motcua.i18n import Catalogue
+from motcua.i18n import Catalogue, format_number, format_percent
 from motcua.server.config import CenterConfig
 
 from .kpi import Kpis, Report
@@ -172,20 +172,16 @@ def build_table(report: Report, config: CenterConfig, language: str = "vi",
 # --- plain text ---------------------------------------------------------------
 
 def _text(v: Any, kind: str, language: str = "vi") -> str:
-    # Vietnamese writes 1.234,5 where English writes 1,234.5.
+    # The shared number format: Vietnamese 1.234,5 and 93,7%; English 1,234.5.
     if v is None:
         return "–"
     if kind == "count":
-        text = f"{v:,}" if isinstance(v, int) else str(v)
-    elif kind == "minutes":
-        text = f"{v:,.1f}"
-    elif kind == "share":
-        text = f"{v * 100:.1f}%"
-    else:
-        return str(v)
-    if language == "vi":
-        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
-    return text
+        return format_number(v, 0, language) if isinstance(v, int) else str(v)
+    if kind == "minutes":
+        return format_number(v, 1, language)
+    if kind == "share":
+        return format_percent(v, 1, language)
+    return str(v)
 
 
 def to_text(table: Table, width: int = 38) -> str:

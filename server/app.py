@@ -36,6 +36,7 @@ from motcua.protocol import (
     ProtocolError,
     check_command,
     check_hello,
+    check_voice_status,
     decode,
     encode,
     error,
@@ -512,6 +513,10 @@ class MotcuaServer:
                                     counter=s.counter if s.role == "rating" else None)
         elif kind == "printer_status":
             out = await self._apply("printer_status", s, device=dev, ok=args["ok"],
+                                    problem=args.get("problem"), detail=args.get("detail"))
+        elif kind == "voice_status":
+            check_voice_status(args)
+            out = await self._apply("voice_status", device=dev, ok=args["ok"],
                                     problem=args.get("problem"), detail=args.get("detail"))
         elif kind == "officer_stats":
             return {"stats": self.core.officer_stats(self.core.counters[counter].officer)

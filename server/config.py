@@ -66,6 +66,9 @@ class Procedure:
     en: str
     minutes: float
     department: str
+    #: Other words citizens search for it by (abbreviations such as "CCCD",
+    #: everyday names such as "sổ đỏ" or "hộ khẩu"); the kiosk's search only.
+    keywords: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -224,7 +227,8 @@ class CenterConfig:
                     "daily_cap": d.daily_cap,
                     "open": d.open,
                     "procedures": [
-                        {"code": p.code, "vi": p.vi, "en": p.en, "minutes": p.minutes}
+                        {"code": p.code, "vi": p.vi, "en": p.en, "minutes": p.minutes,
+                         "keywords": list(p.keywords)}
                         for p in d.procedures
                     ],
                 }
@@ -487,7 +491,7 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
             if not isinstance(pr, dict):
                 c.err(pp, "table")
                 continue
-            c.unknown(pr, {"code", "vi", "en", "minutes"}, pp)
+            c.unknown(pr, {"code", "vi", "en", "minutes", "keywords"}, pp)
             pcode = c.text(pr, "code", pp)
             if pcode in proc_codes:
                 c.err(f"{pp}.code", "duplicate_procedure", code=repr(pcode))
@@ -495,9 +499,19 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
             minutes = c.get(pr, "minutes", pp, (int, float), required=False, default=10)
             if minutes is not None and minutes <= 0:
                 c.err(f"{pp}.minutes", "positive")
+            keywords = c.get(pr, "keywords", pp, list, required=False, default=[]) or []
+            for k, word in enumerate(keywords):
+                if not isinstance(word, str) or not word.strip():
+                    c.err(f"{pp}.keywords[{k}]", "empty_text")
+                elif len(word) > 60:
+                    c.err(f"{pp}.keywords[{k}]", "at_most_chars", max=60)
+            if len(keywords) > 30:
+                c.err(f"{pp}.keywords", "at_most_keywords", max=30)
             procs.append(Procedure(pcode, c.text(pr, "vi", pp),
                                    c.text(pr, "en", pp, required=False, default=pr.get("vi", "")),
-                                   float(minutes or 10), code))
+                                   float(minutes or 10), code,
+                                   tuple(w.strip() for w in keywords
+                                         if isinstance(w, str) and w.strip())))
         departments.append(Department(
             code, letter, c.text(d, "vi", p),
             c.text(d, "en", p, required=False, default=d.get("vi", "")),

@@ -74,12 +74,16 @@ ERRORS: dict[str, tuple[str, str]] = {
 COMMANDS = frozenset({
     "tick", "issue", "login", "logout", "pause", "resume", "call_next", "call_ticket",
     "recall", "start", "finish", "no_show", "requeue", "transfer", "cancel", "rate",
-    "printer_status", "audit",
+    "printer_status", "voice_status", "audit",
 })
 
 #: What :meth:`QueueCore.audit` records: security events that change no queue
 #: state but belong in the log (who tried what, from where).
 AUDIT_EVENTS = frozenset({"login_failed", "login_locked", "session_ended"})
+
+#: The voice statuses kept (one per display device; a display that reports
+#: under ever new names must not grow memory and snapshots without bound).
+MAX_VOICE_DEVICES = 64
 
 STATUS_VI = {WAITING: "đang chờ", CALLED: "đã gọi", SERVING: "đang phục vụ", DONE: "đã xong",
              NO_SHOW: "vắng mặt", CANCELLED: "đã hủy", EXPIRED: "hết hạn"}
@@ -221,6 +225,7 @@ class Meta:
     recent_calls: list[dict[str, Any]] = field(default_factory=list)
     expired_today: bool = False
     printers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    voices: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 #: A center has a handful of kiosks; device names are the device's own claim,
@@ -1057,30 +1062,51 @@ class QueueCore:
 
     def printer_status(self, device: str, ok: bool, problem: str | None = None,
                        detail: str | None = None) -> Outcome:
-        """A kiosk reports its printer's state; a change is logged once."""
-        out, ts, _ = self._begin()
+        """A kiosk reports its printer's state; a change is logged once
+        (``printer_fault`` / ``printer_ok``). ``status_unknown`` with ``ok``:
+        it printed without being able to read the status."""
         if problem is not None and problem not in PRINTER_PROBLEMS:
             raise ValueError(f"unknown printer problem {problem!r}")  # the protocol checks it
-        before = self.meta.printers.get(device)
         if ok:
             problem = problem if problem == "status_unknown" else None
+        return self._device_status("printers", "printer", device, ok, problem,
+                                   (detail or "")[:200], MAX_PRINTERS, keep_first_ok=True)
+
+    def voice_status(self, device: str, ok: bool, problem: str | None = None,
+                     detail: str | None = None) -> Outcome:
+        """A display reports whether it can read calls aloud; a change is
+        logged once (``voice_fault`` / ``voice_ok``). A display whose voice
+        never failed leaves no entry."""
+        return self._device_status("voices", "voice", device, ok, None if ok else problem,
+                                   "" if ok else (detail or "")[:200], MAX_VOICE_DEVICES,
+                                   keep_first_ok=False)
+
+    def _device_status(self, table: str, what: str, device: str, ok: bool,
+                       problem: str | None, detail: str, limit: int,
+                       keep_first_ok: bool) -> Outcome:
+        """One device's report about a part of it (its printer, its voice):
+        one entry per device, at most ``limit`` (device names are the
+        device's own claim): past that the oldest healthy entry makes room,
+        else the oldest. Repeating the same state changes nothing."""
+        out, ts, _ = self._begin()
+        entries: dict[str, dict[str, Any]] = getattr(self.meta, table)
+        before = entries.get(device)
         status = {"device": device, "ok": bool(ok), "problem": problem if ok else (problem or "error"),
-                  "detail": (detail or "")[:200], "since": ts}
-        if before and before["ok"] == status["ok"] and before["problem"] == status["problem"]:
+                  "detail": detail, "since": ts}
+        if (before is None and ok and not keep_first_ok) or (
+                before and before["ok"] == status["ok"] and before["problem"] == status["problem"]):
             out.changed = bool(out.events)
-            out.result = {"printer": before}
+            out.result = {what: before or status}
             return out
-        printers = self.meta.printers
-        printers.pop(device, None)
-        while len(printers) >= MAX_PRINTERS:
-            # Forget a healthy printer first (the oldest news), else the oldest fault.
-            healthy = [d for d, p in printers.items() if p["ok"]]
-            victim = min(healthy or printers, key=lambda d: printers[d]["since"])
-            del printers[victim]
-        printers[device] = status
-        self._touch("printers")
-        self._emit("printer_ok" if ok else "printer_fault", ts, device=device, printer=status)
-        out.result = {"printer": status}
+        entries.pop(device, None)
+        while len(entries) >= limit:
+            healthy = [d for d, e in entries.items() if e["ok"]]
+            victim = min(healthy or entries, key=lambda d: entries[d]["since"])
+            del entries[victim]
+        entries[device] = status
+        self._touch(table)
+        self._emit(f"{what}_ok" if ok else f"{what}_fault", ts, device=device, **{what: status})
+        out.result = {what: status}
         return out
 
     # --- views (what goes on the wire) ----------------------------------
@@ -1142,6 +1168,7 @@ class QueueCore:
             "counters": [self.counter_view_full(s) for s in self.counters.values()],
             "recent_calls": list(self.meta.recent_calls),
             "printers": list(self.meta.printers.values()),
+            "voices": list(self.meta.voices.values()),
             "totals": self.totals(),
         }
 

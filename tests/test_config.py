@@ -122,6 +122,8 @@ def _minimal() -> dict:
             "counters": [{"number": 1, "departments": ["HT"]}],
             "devices": {role: f"{role}-secret" for role in
                         ("kiosk", "counter", "display", "rating", "admin")}}
+
+
 def test_config_errors_speak_vietnamese_first(tmp_path):
     """Every problem is told in Vietnamese, then in English after " / "."""
     data = {
@@ -157,3 +159,32 @@ def test_config_errors_speak_vietnamese_first(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_config(missing)
     assert e.value.details[0][1].startswith("không đọc được tệp")
+
+
+def test_procedure_keywords_are_checked_and_carried_to_clients(sample_config):
+    """The kiosk searches by them: "CCCD", "hộ khẩu" and other everyday names."""
+    ca04 = sample_config.procedure("CA04")
+    assert "hộ khẩu" in ca04.keywords
+    public = {p["code"]: p for d in sample_config.public()["departments"]
+              for p in d["procedures"]}
+    assert public["CA02"]["keywords"][0] == "CCCD"
+    assert all(isinstance(p["keywords"], list) for p in public.values())
+
+    def dept(**proc):
+        return {"center": {"name": "X"}, "departments": [
+            {"code": "TP", "letter": "A", "vi": "Tư pháp",
+             "procedures": [{"code": "P1", "vi": "Một", **proc}]}],
+            "counters": [{"number": 1, "departments": ["TP"]}], "officers": [],
+            "devices": {r: r * 3 for r in ("kiosk", "counter", "display", "rating", "admin")}}
+
+    assert parse_config(dept()).procedure("P1").keywords == ()
+    assert parse_config(dept(keywords=[" ho khau ", "CCCD"])).procedure("P1").keywords == (
+        "ho khau", "CCCD")
+    for bad, path in (("CCCD", "departments[0].procedures[0].keywords"),
+                      ([""], "departments[0].procedures[0].keywords[0]"),
+                      ([7], "departments[0].procedures[0].keywords[0]"),
+                      (["x" * 61], "departments[0].procedures[0].keywords[0]"),
+                      ([f"k{i}" for i in range(31)], "departments[0].procedures[0].keywords")):
+        with pytest.raises(ConfigError) as e:
+            parse_config(dept(keywords=bad))
+        assert path in {p for p, _ in e.value.errors}, (bad, e.value.errors)

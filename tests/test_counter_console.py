@@ -106,7 +106,7 @@ async def test_full_visit_ends_in_a_stored_rating(harness):
         assert officer_app.tally.served == 1
         stats = str(officer_app.query_one("#stats").render())
         assert "Đã phục vụ: 1" in stats and "Đánh giá: 1 lượt" in stats
-        assert "Hài lòng: 100%" in stats
+        assert "Hài lòng: 100,0%" in stats
     rows = sqlite3.connect(harness.db).execute(
         "SELECT ticket_id, counter, officer, value, reason FROM ratings").fetchall()
     assert rows == [(ticket(harness, number).id, 1, "cb01", 4, None)]
@@ -132,7 +132,7 @@ async def test_figures_survive_a_console_restart(harness):
         await until(pilot, lambda: again.tally.served == 1 and again.tally.rated == 1)
         stats = str(again.query_one("#stats").render())
         assert "Đã phục vụ: 1" in stats and "Đánh giá: 1 lượt" in stats
-        assert "Hài lòng: 100%" in stats
+        assert "Hài lòng: 100,0%" in stats
         assert "trên máy này" not in stats
         # After a reconnection the figures are loaded again, not kept from before.
         again.tally.reset("cb01")
@@ -338,3 +338,27 @@ async def test_a_whole_shift_by_keyboard_alone(harness):
     assert [ticket(harness, n).status for n in (first, second, third)] == ["done"] * 3
     assert core.counters[1].status == "closed"
     assert app.tally.served == 3
+
+
+async def test_buttons_keep_whole_distinct_labels_on_narrow_terminals(harness):
+    """Found: at 70 columns "F10 Đăng" for "Đăng xuất"; at 60 "F1 Gọi" and
+    "F2 Gọi" looked alike and F7, F10 had no label at all."""
+    expected = {"call_next": "F1 Gọi tiếp", "recall": "F2 Gọi lại", "start": "F3 Bắt đầu",
+                "finish": "F4 Kết thúc", "no_show": "F5 Vắng mặt", "requeue": "F6 Trả về",
+                "transfer": "F7 Chuyển", "call_number": "F8 Gọi số", "pause": "F9 Tạm dừng",
+                "logout": "F10 Đăng xuất"}
+    app = console(harness)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await login(pilot)
+        for width, height in ((70, 24), (60, 20)):
+            await pilot.resize_terminal(width, height)
+            await pilot.pause(0.2)
+            for action, label in expected.items():
+                button = app.query_one(f"#b-{action}", Button)
+                assert str(button.label) == label, (width, action)
+                region = button.content_region
+                assert region.width >= len(label), (width, action, region)
+                assert region.right <= width and region.bottom <= height, (width, action)
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause(0.2)
+        assert str(app.query_one("#b-call_next", Button).label) == "F1 Gọi số tiếp"

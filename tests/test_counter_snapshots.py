@@ -142,3 +142,23 @@ def test_snapshot_inputs_are_what_they_claim():
     assert view["ticket"]["number"] == "A001" and view["ticket"]["status"] == "serving"
     assert view["ticket"]["priority"] == "elderly75"
     assert timedelta(minutes=20) == timedelta(minutes=day.config.department("TP").target_wait)
+
+
+def test_serving_at_70_columns(snap_compare):
+    day = serving_day()
+    app = CounterConsole(None, 1, state=day.state(), officer="cb01",
+                         clock=day.clock(8, 5, 12), tally=tally())
+    assert snap_compare(app, terminal_size=(70, 24))
+
+
+def test_serving_at_60x20(snap_compare):
+    day = serving_day()
+    app = CounterConsole(None, 1, state=day.state(), officer="cb01",
+                         clock=day.clock(8, 5, 12), tally=tally())
+    assert snap_compare(app, terminal_size=(60, 20))
+
+
+def test_login_screen_60x20(snap_compare):
+    day = Day()
+    app = CounterConsole(None, 3, state=day.state(), clock=day.clock(7, 31))
+    assert snap_compare(app, terminal_size=(60, 20))

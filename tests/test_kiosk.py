@@ -102,6 +102,33 @@ def test_search_ignores_diacritics_and_case(open_config: CenterConfig) -> None:
     assert search_procedures(center, "khong co thu tuc nay") == []
 
 
+def test_search_finds_the_spellings_and_words_people_type(open_config: CenterConfig) -> None:
+    """Found: "đăng kí thường trú" (kí for ký, both in use) and "cccd",
+    "gplx", "hộ khẩu" found nothing."""
+    center = open_config.public()
+
+    def codes(query: str) -> list[str]:
+        return [m.procedure["code"] for m in search_procedures(center, query)]
+
+    for query in ("đăng kí thường trú", "dang ki thuong tru", "Đăng Ký Thường Trú",
+                  "hộ khẩu", "ho khau", "nhap ho khau"):
+        assert codes(query) == ["CA04"], query
+    assert codes("cccd") == codes("CCCD") == codes("căn cước") == ["CA02", "CA03"]
+    assert codes("cmnd")[:2] == ["CA02", "CA03"]
+    assert codes("gplx") == ["GTVT01", "GTVT02", "GTVT03"]
+    assert set(codes("bằng lái")) == {"GTVT01", "GTVT02", "GTVT03"}
+    assert codes("li lich tu phap") == codes("lý lịch tư pháp") == ["TP01"]
+    assert codes("sổ đỏ")[:4] == ["TNMT01", "TNMT02", "TNMT03", "TNMT04"]
+    assert codes("bhyt") == ["BHXH01", "BHXH02"]
+    # Ranked: the whole phrase in the name before words scattered elsewhere,
+    # the department named by a word before another department's look-alike.
+    assert codes("thue")[:3] == ["THUE01", "THUE03", "THUE04"]  # before "cho thuê lại"
+    assert codes("dau tu")[0] == "KHDT05"
+    # The last word may be unfinished, but a finished query gets no look-alikes.
+    assert codes("thuong tr")[0] == "CA04"
+    assert codes("dang ky thuong tru") == ["CA04"]  # not CT04 ("...trúng thưởng")
+
+
 def test_choice_fields_and_qr() -> None:
     a, b = Choice("TP"), Choice("TP")
     assert a.request_id != b.request_id  # one per citizen attempt
@@ -279,15 +306,84 @@ async def test_closed_department_is_shown_but_cannot_be_chosen(closed_harness: H
     assert closed_harness.server.core.tickets == {}
 
 
-async def test_after_hours_refused_in_the_citizens_language(evening_harness: Harness) -> None:
+async def closed_home(app: KioskApp, pilot) -> str:
+    """Wait for the home screen to say the center issues no tickets now; its text."""
+    await until(pilot, lambda: app.online and isinstance(app.screen, HomeScreen)
+                and bool(app.screen.query("#prompt.-closed")), what="hours on the home screen")
+    return text_of(app.screen, "#prompt")
+
+
+async def test_after_hours_the_home_screen_says_so_before_any_choice(
+        evening_harness: Harness) -> None:
+    """Found at 20:00: the kiosk looked open and refused only after three
+    screens. Now the home screen says so, and nothing can be chosen."""
     async with kiosk(evening_harness.url, language="en") as (app, pilot):
-        await ready(app, pilot)
-        await take_number_by_keys(app, pilot)
-        await until(pilot, lambda: isinstance(app.screen, MessageScreen), what="refusal")
-        assert text_of(app.screen, "#message") == "No more tickets today (last ticket at 16:30)."
+        assert await closed_home(app, pilot) == (
+            "No more tickets today (last ticket at 16:30). Please come back tomorrow from 07:30.")
+        buttons = list(app.screen.query(".dept").results(Button))
+        assert buttons and all(b.disabled for b in buttons)
+        await pilot.press("1")  # a department's digit
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, HomeScreen)
+        await pilot.press(*"passport")  # search still works, but offers nothing to take
+        await until(pilot, lambda: bool(app.screen.query("#result-CA01")), what="result")
+        assert app.screen.query_one("#result-CA01", Button).disabled
         await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, HomeScreen))
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, HomeScreen)
     assert evening_harness.server.core.tickets == {}
+
+
+@pytest.fixture
+async def early_harness(sample_config: CenterConfig, tmp_path: Path) -> AsyncIterator[Harness]:
+    """The sample center at 06:00 on a Monday by the server's clock."""
+    h = Harness(sample_config, tmp_path / "e.db", clock=fixed(MORNING.replace(hour=6)))
+    await h.start()
+    try:
+        yield h
+    finally:
+        await h.close()
+
+
+async def test_before_hours_by_the_servers_clock_not_the_kiosks(early_harness: Harness) -> None:
+    """The kiosk's own clock says 09:00 (open); the server's says 06:00. The
+    server is right: the welcome's server_time sets the kiosk's time."""
+    async with kiosk(early_harness.url, clock=fixed(MORNING)) as (app, pilot):
+        assert await closed_home(app, pilot) == \
+            "Chưa đến giờ phát số: Trung tâm bắt đầu phát số lúc 07:30."
+        assert app.now().hour == 6
+        assert "06:0" in text_of(app.screen, "#clock")
+
+
+async def test_a_closed_day_says_when_to_come_back(sample_config: CenterConfig,
+                                                   tmp_path: Path) -> None:
+    sunday = MORNING.replace(day=16)  # the sample center opens Monday to Saturday
+    h = Harness(sample_config, tmp_path / "s.db", clock=fixed(sunday))
+    await h.start()
+    try:
+        async with kiosk(h.url, clock=fixed(MORNING)) as (app, pilot):
+            assert await closed_home(app, pilot) == \
+                "Hôm nay Trung tâm không làm việc. Mời công dân quay lại vào ngày mai từ 07:30."
+    finally:
+        await h.close()
+
+
+async def test_the_kiosk_opens_by_itself_when_ticket_hours_begin(
+        sample_config: CenterConfig, tmp_path: Path) -> None:
+    now = [MORNING.replace(hour=7, minute=29, second=50)]
+    h = Harness(sample_config, tmp_path / "o.db", clock=lambda: now[0].astimezone(timezone.utc))
+    await h.start()
+    try:
+        async with kiosk(h.url, clock=lambda: now[0].astimezone(timezone.utc)) as (app, pilot):
+            await closed_home(app, pilot)
+            now[0] = MORNING.replace(hour=7, minute=30, second=5)
+            await ready(app, pilot)  # the departments can be chosen again, no reconnect
+            assert not app.screen.query("#prompt.-closed")
+            await take_number_by_keys(app, pilot)
+            screen = await ticket_shown(app, pilot)
+            assert screen.issued.number == "A001"
+    finally:
+        await h.close()
 
 
 # --- the server going away -------------------------------------------------------
@@ -540,7 +636,8 @@ async def test_printer_fault_keeps_the_number_on_screen_and_alerts_staff(
             await take_number_by_keys(app, pilot)
             screen = await ticket_shown(app, pilot)
             await until(pilot, lambda: screen.print_state == "failed", 10, "print failure")
-            assert text_of(screen, "#print-state") == "Máy in gặp sự cố — xin ghi nhớ số của bạn"
+            assert text_of(screen, "#print-state") == \
+                "Máy in gặp sự cố — công dân vui lòng ghi nhớ số thứ tự"
             assert screen.query_one("#number", BigNumber).value == "A001"
             printers = harness.server.core.meta.printers
             await wait_for(lambda: "kiosk-test" in printers)
@@ -569,7 +666,7 @@ SNAP_CENTER = {
     "name": "Trung tâm Phục vụ Hành chính công tỉnh",
     "name_en": "Provincial Public Administration Service Center",
     "timezone": "Asia/Ho_Chi_Minh", "opens": "07:30", "closes": "17:00", "last_ticket": "16:30",
-    "notice": "Quý công dân vui lòng giữ phiếu số thứ tự và theo dõi màn hình gọi số.",
+    "notice": "Công dân vui lòng giữ phiếu số thứ tự và theo dõi màn hình gọi số.",
     "notice_en": "Please keep your ticket and watch the screen.", "recent_calls": 10,
     "departments": [
         _dept("TP", "A", "Sở Tư pháp", "Department of Justice",
@@ -639,11 +736,68 @@ def test_snapshot_out_of_service(snap_compare) -> None:
     assert snap_compare(snapshot_app(0.05), terminal_size=(80, 24), run_before=wait_oos)
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+SIZES = [(60, 20), (80, 24), (120, 40)]
+SIZE_IDS = ["60x20", "80x24", "120x40"]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
 def test_snapshot_home(snap_compare, size) -> None:
     assert snap_compare(snapshot_app(), terminal_size=size, run_before=_show_fixed_state)
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
 def test_snapshot_ticket(snap_compare, size) -> None:
     assert snap_compare(snapshot_app(), terminal_size=size, run_before=_show_ticket)
+
+
+async def _show_priorities(pilot) -> None:
+    await _show_fixed_state(pilot)
+    app = pilot.app
+    app.client.state.center = dict(SNAP_CENTER, priority_groups=[
+        {"code": c, "vi": vi, "en": en} for c, vi, en in (
+            ("elderly75", "Người từ 75 tuổi trở lên", "People aged 75 or over"),
+            ("disabled_severe", "Người khuyết tật nặng, đặc biệt nặng", "Severe disability"),
+            ("pregnant", "Phụ nữ mang thai", "Pregnant women"),
+            ("merit", "Người có công với cách mạng", "People with merit to the revolution"),
+            ("child_under6", "Trẻ em dưới 6 tuổi (có người giám hộ đi cùng)",
+             "Children under 6 (with a guardian)"))])
+    await pilot.press("7")  # G · Công an tỉnh
+    await until(pilot, lambda: isinstance(app.screen, DepartmentScreen))
+    await pilot.press("2")  # Đăng ký thường trú
+    await until(pilot, lambda: isinstance(app.screen, PriorityScreen))
+    await pilot.pause(0.05)
+
+
+@pytest.mark.parametrize("size", SIZES[:2], ids=SIZE_IDS[:2])
+def test_snapshot_priority_choices_all_fit(snap_compare, size) -> None:
+    """Found at 80×24: priority choices 5–6 were below the fold."""
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=_show_priorities)
+
+
+async def _search(pilot) -> None:
+    await _show_fixed_state(pilot)
+    await pilot.press(*"dang ky")
+    await until(pilot, lambda: bool(pilot.app.screen.query("#results .result")))
+    await pilot.pause(0.05)
+
+
+@pytest.mark.parametrize("size", SIZES[:2], ids=SIZE_IDS[:2])
+def test_snapshot_search_results_keep_their_department(snap_compare, size) -> None:
+    """Found at 80×24: a wrapped result lost its department line."""
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=_search)
+
+
+def test_snapshot_home_outside_ticket_hours(snap_compare) -> None:
+    app = KioskApp("ws://127.0.0.1:9", device="kiosk-snap",
+                   clock=fixed(MORNING.replace(hour=6, minute=40)), connect_grace=60)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_show_closed_state)
+
+
+async def _show_closed_state(pilot) -> None:
+    app = pilot.app
+    app.client.state.center = SNAP_CENTER
+    app.client.state.load({"day": "2025-03-10", "departments": []})
+    app.post_message(KioskApp.ServerChanged(True))
+    app.post_message(KioskApp.ServerChanged(None, snapshot=True))
+    await until(pilot, lambda: bool(app.screen.query("#prompt.-closed")))
+    await pilot.pause(0.05)

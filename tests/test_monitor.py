@@ -67,12 +67,13 @@ async def test_live_counters_queues_alerts_and_figures(night):
         app.redraw()
 
         row = cells(app, "counters", "1")
-        assert row[:5] == ["Quầy 1", "Đang mở", "Nguyễn Thị Lan", "A002", "Đang phục vụ"]
-        assert cells(app, "counters", "2")[1:5] == ["Tạm dừng", "Trần Văn Hùng", "",
-                                                    "Họp giao ban"]
-        assert cells(app, "counters", "3")[1] == "Đóng"
+        assert row[:4] == ["Quầy 1", "● Đang mở", "A002", "Đang phục vụ"]
+        assert row[5] == "Nguyễn Thị Lan"
+        paused = cells(app, "counters", "2")
+        assert paused[1:4] == ["◐ Tạm dừng", "", "Họp giao ban"] and paused[5] == "Trần Văn Hùng"
+        assert cells(app, "counters", "3")[1] == "○ Đóng"
         tp = cells(app, "departments", "TP")
-        assert tp[:3] == ["TP – Sở Tư pháp", "1", ""] and tp[4] == "20 phút"
+        assert tp[:2] == ["TP – Sở Tư pháp", "1"] and tp[3] == "20 phút" and tp[5] == ""
         assert cells(app, "departments", "KHDT")[1] == "1"
         assert text(app, "#alerts") == "Không có cảnh báo."
         kpis = text(app, "#kpis")
@@ -89,8 +90,8 @@ async def test_live_counters_queues_alerts_and_figures(night):
             "(mục tiêu 20 phút), 1 người chờ" in alerts
         assert "Sở Kế hoạch và Đầu tư: chờ lâu nhất 30 phút" in alerts
         assert "Quầy 2 tạm dừng 30 phút (Họp giao ban) Trần Văn Hùng" in alerts
-        assert cells(app, "counters", "1")[5].startswith("30:0")
-        assert cells(app, "departments", "TP")[3].startswith("30:0")
+        assert cells(app, "counters", "1")[4].startswith("30:0")
+        assert cells(app, "departments", "TP")[2].startswith("30:0")
 
         # A kiosk's printer runs out of paper: an error alert, first in the list.
         await kiosk.request("printer_status", ok=False, problem="paper_out",
@@ -124,12 +125,12 @@ async def test_live_counters_queues_alerts_and_figures(night):
         assert re.fullmatch(r"03h [█▏▎▍▌▋▊▉]+\s+3 [█▏▎▍▌▋▊▉]+\s+1", chart[1]), chart[1]
         kpis = dict(line.rsplit(None, 1) for line in text(app, "#kpis").splitlines()
                     if "/" not in line)
-        assert kpis["Tỷ lệ hài lòng"] == "100.0%" and kpis["Lượt đánh giá"] == "1"
+        assert kpis["Tỷ lệ hài lòng"] == "100,0%" and kpis["Lượt đánh giá"] == "1"
         assert "Số liệu từ" in text(app, "#kpi-note")
 
         # English on a key press.
         await pilot.press("l")
-        assert cells(app, "counters", "1")[1] == "Open"
+        assert cells(app, "counters", "1")[1] == "● Open"
         assert "Department of Justice" in cells(app, "departments", "TP")[0]
         assert "Tickets issued" in text(app, "#kpis")
 
@@ -238,3 +239,78 @@ def test_chart_hours_include_every_hour_with_arrivals_or_services(sample_config)
     f = m.figures()
     f.served_by_hour = {6: 1}
     assert m.hours(f) == list(range(6, 18))
+
+
+async def test_a_display_whose_voice_fails_is_an_alert(harness):
+    """The TV no longer shows its voice trouble; the supervisor sees it here."""
+    app = MonitorApp(harness.url, "admin-demo")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for(lambda: app.connected and app.model.day)
+        tv = await harness.client("display", device="tv-sanh-a")
+        await tv.request("voice_status", ok=False, problem="no_audio",
+                         detail="error: no audio device")
+        await wait_for(lambda: "tv-sanh-a" in app.model.voices)
+        app.redraw()
+        alerts = text(app, "#alerts")
+        assert alerts.startswith("● Màn hình tv-sanh-a không đọc được số: no_audio")
+        assert app.query_one("#alerts").has_class("-error")
+        await tv.request("voice_status", ok=True)
+        await wait_for(lambda: app.model.voices["tv-sanh-a"]["ok"])
+        app.redraw()
+        assert text(app, "#alerts") == "Không có cảnh báo."
+    # A monitor that connects later learns it from the snapshot.
+    await tv.request("voice_status", ok=False, problem="no_engine", detail="espeak-ng")
+    late = MonitorApp(harness.url, "admin-demo")
+    async with late.run_test(size=(160, 45)):
+        await wait_for(lambda: late.connected and late.model.day)
+        late.redraw()
+        assert "tv-sanh-a" in text(late, "#alerts") and "no_engine" in text(late, "#alerts")
+
+
+async def test_before_the_first_snapshot_it_says_connecting_not_no_alerts(harness):
+    """Found: before the first connection the monitor said "Không có cảnh báo"."""
+    await harness.stop()
+    app = MonitorApp(harness.url, "admin-demo")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.3)
+        app.redraw()
+        assert text(app, "#alerts") == "Đang kết nối…"
+        assert text(app, "#kpis") == "Đang kết nối…"
+        await harness.start()
+        await wait_for(lambda: app.synced, 10)
+        app.redraw()
+        assert text(app, "#alerts") == "Không có cảnh báo."
+
+
+def _visible(app, selector: str) -> bool:
+    region = app.query_one(selector).region
+    width, height = app.size
+    return region.width > 2 and region.height >= 3 and region.right <= width \
+        and region.bottom <= height
+
+
+async def test_small_terminals_keep_alerts_and_tell_open_from_closed(harness):
+    """Found at 60×20: the alerts panel collapsed to an empty box and counter
+    status was cut to "Đ" (open and closed looked alike)."""
+    tv = await harness.client("display", device="tv-1")
+    await tv.request("voice_status", ok=False, problem="no_audio")
+    desk = await harness.client("counter", counter=1)
+    await desk.request("login", officer="cb01", pin="1234")
+    app = MonitorApp(harness.url, "admin-demo")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: app.connected and app.model.day)
+        for width, height in ((80, 24), (60, 20)):
+            await pilot.resize_terminal(width, height)
+            await pilot.pause(0.3)
+            app.redraw()
+            await pilot.pause()
+            assert _visible(app, "#alerts"), (width, app.query_one("#alerts").region)
+            assert "tv-1" in text(app, "#alerts")
+            assert _visible(app, "#counters") and _visible(app, "#departments")
+            status = app.query_one("#counters", DataTable)
+            col = status.get_column_index("col_status")
+            shown = status.columns[status.ordered_columns[col].key].get_render_width(status)
+            opened, closed = cells(app, "counters", "1")[1], cells(app, "counters", "2")[1]
+            assert opened[0] != closed[0]  # "●" against "○", however narrow the column
+            assert shown >= 3, (width, shown)
+            assert "Phát" in text(app, "#kpis")  # the figures, in short lines

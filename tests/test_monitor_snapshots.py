@@ -52,3 +52,19 @@ def test_busy_morning_english_narrow(snap_compare, tmp_path):
     app.model.load_facts(state.day, facts)
     app.report_at = now
     assert snap_compare(app, terminal_size=(120, 40))
+
+
+def test_busy_morning_80x24(snap_compare, tmp_path):
+    state, facts, now = morning(tmp_path, 10.1)
+    app = MonitorApp(state=state, clock=lambda: now)
+    app.model.load_facts(state.day, facts)
+    app.report_at = now
+    assert snap_compare(app, terminal_size=(80, 24))
+
+
+def test_busy_morning_60x20(snap_compare, tmp_path):
+    state, facts, now = morning(tmp_path, 10.1)
+    app = MonitorApp(state=state, clock=lambda: now)
+    app.model.load_facts(state.day, facts)
+    app.report_at = now
+    assert snap_compare(app, terminal_size=(60, 20))

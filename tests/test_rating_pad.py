@@ -205,3 +205,56 @@ async def test_a_visit_left_unrated_is_not_offered_again_on_reconnect(harness):
         assert harness.server.core.pending_visit(1) is not None
         assert app.phase == "idle"                      # the next citizen rates no one else's
     assert ratings(harness) == []
+
+
+def on_screen(app, button_id: str) -> bool:
+    """The whole button lies inside the screen (a touch can reach it)."""
+    button = app.query_one(f"#{button_id}", Button)
+    region = button.region
+    width, height = app.size
+    return (region.width > 0 and region.height > 0 and region.x >= 0 and region.y >= 0
+            and region.right <= width and region.bottom <= height)
+
+
+async def test_every_rating_is_on_screen_and_touchable_at_60x20(harness):
+    """Found: at 60×20 only "1. Rất hài lòng" showed; 2–4 were off-screen, so
+    a touch user could not give a negative rating."""
+    app = pad(harness)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await until(pilot, lambda: app.connected)
+        desk = await officer(harness)
+        await visit(harness, desk)
+        await until(pilot, lambda: app.phase == "levels")
+        await pilot.pause(0.1)
+        for value in (4, 3, 2, 1):
+            assert on_screen(app, f"level-{value}"), value
+            label = str(app.query_one(f"#level-{value}", Button).label)
+            assert "…" not in label
+        assert await pilot.click("#level-1")  # Không hài lòng, by touch
+        await until(pilot, lambda: app.phase == "reasons")
+        for reason in app.reasons:
+            assert on_screen(app, f"reason-{reason['code']}")
+
+
+async def test_before_the_first_snapshot_the_pad_says_connecting(harness):
+    """Found: before the first connection the pad said "Quầy chưa mở"."""
+    await harness.stop()
+    app = pad(harness)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.3)
+        assert text(app, "#idle-officer") == "Đang kết nối…"
+        assert "Mất kết nối" not in text(app, "#footline")
+        await harness.start()
+        await until(pilot, lambda: text(app, "#idle-officer") == "Quầy chưa mở", 10)
+
+
+async def test_nothing_a_citizen_types_quits_the_pad(harness):
+    app = pad(harness)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await until(pilot, lambda: app.connected)
+        for key in ("ctrl+q", "ctrl+c", "ctrl+p", "q", "escape"):
+            await pilot.press(key)
+            await pilot.pause(0.1)
+        assert app.is_running and app.return_code is None
+        assert len(app.screen_stack) == 1
+        assert not app.screen.query("Toast")

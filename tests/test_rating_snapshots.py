@@ -59,3 +59,27 @@ def test_thanks_while_offline(snap_compare):
     def ended(pilot):
         pilot.app.show_visit(visit)
     assert snap_compare(app, press=["1"], terminal_size=(80, 24), run_before=ended)
+
+
+def test_rating_scale_60x20(snap_compare):
+    day, visit = finished_visit()
+    app = RatingPad(None, 1, state=day.state(), clock=day.clock(8, 12, 5), timeout=45)
+
+    def ended(pilot):
+        pilot.app.show_visit(visit)
+    assert snap_compare(app, terminal_size=(60, 20), run_before=ended)
+
+
+def test_negative_rating_reasons_60x20(snap_compare):
+    day, visit = finished_visit()
+    app = RatingPad(None, 1, state=day.state(), clock=day.clock(8, 12, 5), timeout=45)
+
+    def ended(pilot):
+        pilot.app.show_visit(visit)
+    assert snap_compare(app, press=["4"], terminal_size=(60, 20), run_before=ended)
+
+
+def test_idle_60x20(snap_compare):
+    day, _ = finished_visit()
+    app = RatingPad(None, 1, state=day.state(), clock=day.clock(8, 12, 5))
+    assert snap_compare(app, terminal_size=(60, 20))

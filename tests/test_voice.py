@@ -40,9 +40,11 @@ def test_vietnamese_announcement_samples():
     )
 
 
-def test_vietnamese_recall_prefix():
+def test_vietnamese_recall_reads_like_an_announcer():
+    """Found: "Mời lần nữa, xin mời…" read awkwardly; a hall announcer says
+    "xin nhắc lại" and repeats the call."""
     assert announcement_text("A023", 5, recall=True) == (
-        "Mời lần nữa, xin mời công dân có số thứ tự a, không, hai, ba đến quầy số năm"
+        "Xin nhắc lại: mời công dân có số thứ tự a, không, hai, ba đến quầy số năm"
     )
 
 
@@ -51,7 +53,7 @@ def test_english_announcement_and_recall():
         "Ticket number A, zero, two, three, please go to counter 5"
     )
     assert announcement_text("B100", "12", "en", recall=True) == (
-        "Calling again, ticket number B, one, zero, zero, please go to counter 12"
+        "Calling again: ticket number B, one, zero, zero, please go to counter 12"
     )
 
 
@@ -174,7 +176,29 @@ def test_recall_is_announced_again():
     announcer.close(timeout=5)
     texts = [text for text, *_ in engine.spoken]
     assert texts == [announcement_text("A023", 5), announcement_text("A023", 5, recall=True)]
-    assert texts[1].startswith("Mời lần nữa,")
+    assert texts[1].startswith("Xin nhắc lại: mời công dân")
+
+
+def test_each_call_can_be_read_out_twice_with_one_chime():
+    engine = RecordingEngine(seconds=0.001)
+    announcer = Announcer(engine, "vi", times=2)
+    announcer.announce("A023", 5)
+    announcer.close(timeout=5)
+    once = announcement_text("A023", 5)
+    assert [text for text, *_ in engine.spoken] == [f"{once}. {once}"]  # one engine call
+    with pytest.raises(ValueError):
+        Announcer(None, "vi", times=0)
+
+
+def test_the_announcer_reports_failure_and_recovery_once_each():
+    engine = FlakyEngine(failures=2)
+    changes = []
+    announcer = Announcer(engine, "vi", on_status=lambda *a: changes.append(a))
+    for i in range(1, 5):
+        announcer.announce(f"A{i:03d}", 1)
+    announcer.close(timeout=5)
+    assert [(ok, problem) for ok, problem, _ in changes] == [(False, "no_audio"), (True, None)]
+    assert "no audio device" in changes[0][2]
 
 
 def test_english_announcer_passes_language_to_engine():
@@ -242,7 +266,7 @@ class FlakyEngine(RecordingEngine):
     def speak(self, text: str, language: str) -> None:
         if self.failures_left:
             self.failures_left -= 1
-            raise SpeechError("no audio device")
+            raise SpeechError("no audio device", "no_audio")
         super().speak(text, language)
 
 
@@ -404,6 +428,34 @@ def test_missing_chime_player_does_not_stop_speech(fake_espeak, caplog):
         engine.speak("hai", "vi")
     assert [text for _, text in _calls(fake_espeak)] == ["một", "hai"]
     assert len([r for r in caplog.records if "Chime" in r.getMessage()]) == 1
+
+
+def test_the_chime_plays_from_memory_and_leaves_no_file_behind(tmp_path, monkeypatch):
+    """Found: every display left a /tmp/motcua-chime-*.wav behind."""
+    import glob
+    import tempfile
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # where a temporary file would land
+    tempfile.tempdir = None
+    before = set(glob.glob(str(tmp_path / "motcua-chime-*")))
+    got = tmp_path / "played.wav"
+    player = tmp_path / "aplay"
+    player.write_text(f"#!{sys.executable}\nimport sys\n"
+                      f"open({str(got)!r}, 'wb').write(sys.stdin.buffer.read())\n"
+                      f"open({str(tmp_path / 'args')!r}, 'w').write(repr(sys.argv[1:]))\n",
+                      encoding="utf-8")
+    player.chmod(player.stat().st_mode | stat.S_IXUSR)
+    engine = EspeakEngine(executable=str(tmp_path / "no-espeak"), chime=True, player=str(player))
+    try:
+        engine.speak("một", "vi")
+    except SpeechError:
+        pass  # no espeak-ng here: only the chime matters
+    finally:
+        tempfile.tempdir = None
+    assert eval((tmp_path / "args").read_text()) == ["-q"]  # noqa: S307 - stdin, no file
+    with wave.open(str(got)) as w:
+        assert w.getnframes() > 1000
+    assert set(glob.glob(str(tmp_path / "motcua-chime-*"))) == before
 
 
 def test_chime_wav_is_valid(tmp_path):
