@@ -500,7 +500,7 @@ async def test_lost_reply_and_restart_give_exactly_one_ticket(harness: Harness) 
 # --- going back to the start -------------------------------------------------------
 
 async def test_idle_returns_home_from_any_screen(harness: Harness) -> None:
-    async with kiosk(harness.url, idle_after=1.0, home_after=0.5) as (app, pilot):
+    async with kiosk(harness.url, idle_after=3.0, home_after=1.5) as (app, pilot):
         await ready(app, pilot)
         await pilot.press("1")
         await until(pilot, lambda: isinstance(app.screen, DepartmentScreen))
@@ -510,17 +510,17 @@ async def test_idle_returns_home_from_any_screen(harness: Harness) -> None:
         await until(pilot, lambda: isinstance(app.screen, DepartmentScreen))
         await pilot.press("1")
         await until(pilot, lambda: isinstance(app.screen, PriorityScreen))
-        await until(pilot, lambda: isinstance(app.screen, HomeScreen), 3, "idle return")
+        await until(pilot, lambda: isinstance(app.screen, HomeScreen), 10, "idle return")
         # A search left half-typed is cleared too.
         await pilot.press(*"ho chieu")
         await until(pilot, lambda: app.screen.search_text == "ho chieu")
-        await until(pilot, lambda: app.screen.search_text == "", 3, "search cleared")
+        await until(pilot, lambda: app.screen.search_text == "", 10, "search cleared")
         await until(pilot, lambda: app.focused is not None and app.focused.id == "dept-TP",
                     what="first department focused again")
         # And the ticket screen goes back by itself.
         await take_number_by_keys(app, pilot)
         await ticket_shown(app, pilot)
-        await until(pilot, lambda: isinstance(app.screen, HomeScreen), 3, "ticket timeout")
+        await until(pilot, lambda: isinstance(app.screen, HomeScreen), 10, "ticket timeout")
     assert len(harness.server.core.tickets) == 1
 
 
