@@ -225,6 +225,15 @@ def decode(raw: str | bytes, limit: int | None = MAX_MESSAGE_BYTES) -> dict[str,
     return msg
 
 
+def reply_id(msg: dict[str, Any]) -> str | int | None:
+    """The command's ``id`` a reply echoes as ``re``: a string or integer of
+    at most 80 characters, else none."""
+    re = msg.get("id")
+    if not isinstance(re, (str, int)) or isinstance(re, bool) or len(str(re)) > 80:
+        return None
+    return re
+
+
 def check_fields(msg: dict[str, Any], fields: dict[str, Field]) -> dict[str, Any]:
     """Return the known fields of ``msg`` after type and length checks."""
     out: dict[str, Any] = {}

@@ -40,6 +40,7 @@ from motcua.protocol import (
     decode,
     encode,
     error,
+    reply_id,
 )
 
 from motcua.web.live import CitizenWeb
@@ -445,9 +446,7 @@ class MotcuaServer:
         re = None
         try:
             msg = decode(raw)
-            re = msg.get("id")
-            if not isinstance(re, (str, int)) or isinstance(re, bool) or len(str(re)) > 80:
-                re = None
+            re = reply_id(msg)
             kind, args = check_command(msg, session.role)
             result = await self._dispatch(session, kind, args, re)
             if result is None:

@@ -512,36 +512,26 @@ class Store:
     async def _write_job(self, rows: Rows) -> None:
         db = self.db
         assert db is not None
-        if rows.tickets:
-            await db.executemany(SQL_TICKET, rows.tickets)
-        if rows.visits:
-            await db.executemany(SQL_VISIT, rows.visits)
-        if rows.counters:
-            await db.executemany(SQL_COUNTER, rows.counters)
-        if rows.ratings:
-            await db.executemany(SQL_RATING, rows.ratings)
-        if rows.events:
-            await db.executemany(SQL_EVENT, rows.events)
-        if rows.meta:
-            await db.executemany(SQL_META, rows.meta)
+        for sql, rows_of in _STATEMENTS:
+            if rows_of(rows):
+                await db.executemany(sql, rows_of(rows))
+
+
+#: What a commit writes, table by table, in this order.
+_STATEMENTS: tuple[tuple[str, Callable[[Rows], list]], ...] = (
+    (SQL_TICKET, lambda r: r.tickets), (SQL_VISIT, lambda r: r.visits),
+    (SQL_COUNTER, lambda r: r.counters), (SQL_RATING, lambda r: r.ratings),
+    (SQL_EVENT, lambda r: r.events), (SQL_META, lambda r: r.meta),
+)
 
 
 def _write_transaction(conn: sqlite3.Connection, rows: Rows) -> None:
     """One transaction on the database thread (see Store._write_rows)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        if rows.tickets:
-            conn.executemany(SQL_TICKET, rows.tickets)
-        if rows.visits:
-            conn.executemany(SQL_VISIT, rows.visits)
-        if rows.counters:
-            conn.executemany(SQL_COUNTER, rows.counters)
-        if rows.ratings:
-            conn.executemany(SQL_RATING, rows.ratings)
-        if rows.events:
-            conn.executemany(SQL_EVENT, rows.events)
-        if rows.meta:
-            conn.executemany(SQL_META, rows.meta)
+        for sql, rows_of in _STATEMENTS:
+            if rows_of(rows):
+                conn.executemany(sql, rows_of(rows))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -41,6 +41,7 @@ from motcua.protocol import (
     decode,
     encode,
     error,
+    reply_id,
 )
 
 from . import alerts as al
@@ -280,9 +281,7 @@ class CitizenWeb:
         re = None
         try:
             msg = decode(raw)
-            re = msg.get("id")
-            if not isinstance(re, (str, int)) or isinstance(re, bool) or len(str(re)) > 80:
-                re = None
+            re = reply_id(msg)
             kind, args = check_command(msg, CITIZEN)
             c = self.citizens.get(ws)
             t = self.server.core.tickets.get(c.ticket_id) if c else None
