@@ -55,7 +55,12 @@ log = logging.getLogger("motcua.server")
 
 HELLO_TIMEOUT = 10.0
 TICK_SECONDS = 15.0
-QUEUE_FLUSH_SECONDS = 0.1
+#: How often, at most, each role hears a coalesced queue_changed. Officers
+#: pick from their queue, so theirs is quick; a kiosk's "N people waiting"
+#: or a pad's idle screen can be half a second old, and with 50 kiosks a
+#: tenth of a second would cost more sends than the tickets themselves.
+QUEUE_FLUSH_SECONDS = {"counter": 0.1, "admin": 0.2, "display": 0.2, "kiosk": 0.5,
+                       "rating": 1.0}
 #: Connections that have not said hello yet, at most; more are turned away
 #: at once (each costs buffers until its hello or its timeout).
 MAX_PENDING_HELLOS = 256
@@ -170,8 +175,8 @@ class MotcuaServer:
         # role (a role that got them folded into an event needs no repeat).
         self._pending_depts: dict[str, dict[str, dict[str, Any]]] = {r: {} for r in ROLES}
         self._pending_totals: dict[str, int] | None = None
-        self._flush_handle: asyncio.Handle | None = None
-        self._last_flush = 0.0
+        self._flush_handles: dict[str, asyncio.Handle] = {}
+        self._last_flush: dict[str, float] = {r: 0.0 for r in ROLES}
         self._recovering = asyncio.Lock()
         self.started_at = _time.time()
         #: The citizen web: ticket pages, the citizen channel, messages.
@@ -246,8 +251,9 @@ class MotcuaServer:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
-        if self._flush_handle:
-            self._flush_handle.cancel()
+        for handle in self._flush_handles.values():
+            handle.cancel()
+        self._flush_handles.clear()
         await self.web.close()
         await self.store.close()
 
@@ -737,27 +743,24 @@ class MotcuaServer:
                 else:
                     pending.update(depts)
             self._pending_totals = totals
-            if self._flush_handle is None and any(self._pending_depts.values()):
-                delay = max(0.0, self._last_flush + QUEUE_FLUSH_SECONDS - _time.monotonic())
-                loop = asyncio.get_running_loop()
-                self._flush_handle = loop.call_later(delay, self._flush_queue)
+            loop = asyncio.get_running_loop()
+            now = _time.monotonic()
+            for role, pending in self._pending_depts.items():
+                if pending and role not in self._flush_handles:
+                    delay = max(0.0, self._last_flush[role] + QUEUE_FLUSH_SECONDS[role] - now)
+                    self._flush_handles[role] = loop.call_later(delay, self._flush_queue, role)
 
-    def _flush_queue(self) -> None:
-        self._flush_handle = None
-        self._last_flush = _time.monotonic()
-        by_content: dict[tuple[str, ...], list[str]] = {}
-        views: dict[str, dict[str, Any]] = {}
-        for role, pending in self._pending_depts.items():
-            if pending:
-                views.update(pending)
-                by_content.setdefault(tuple(sorted(pending)), []).append(role)
-                self._pending_depts[role] = {}
-        for codes, roles in by_content.items():
-            msg = {"type": "queue_changed", "departments": [views[c] for c in codes],
-                   "totals": self._pending_totals}
-            streams = [st for st in self._streams("queue_changed", None)
-                       if st.split(":", 1)[0] in roles]
-            self._send(msg, streams)
+    def _flush_queue(self, role: str) -> None:
+        self._flush_handles.pop(role, None)
+        self._last_flush[role] = _time.monotonic()
+        pending, self._pending_depts[role] = self._pending_depts[role], {}
+        if not pending:
+            return
+        msg = {"type": "queue_changed", "departments": list(pending.values()),
+               "totals": self._pending_totals}
+        streams = [st for st in self._streams("queue_changed", None)
+                   if st.split(":", 1)[0] == role]
+        self._send(msg, streams)
 
     def _send(self, msg: dict[str, Any], streams: list[str]) -> None:
         for stream in streams:

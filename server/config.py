@@ -178,7 +178,12 @@ class CenterConfig:
 
     @property
     def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+        # ZoneInfo caches by key, but the call costs a lookup every command.
+        tz = self.__dict__.get("_tz")
+        if tz is None:
+            tz = ZoneInfo(self.timezone)
+            object.__setattr__(self, "_tz", tz)
+        return tz
 
     def department(self, code: str) -> Department | None:
         return self._dept.get(code)  # type: ignore[attr-defined]

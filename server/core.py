@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
 from motcua.protocol import PRINTER_PROBLEMS
 
-from .config import SIPAS_CRITERIA, CenterConfig
+from .config import SIPAS_CRITERIA, WEEKDAYS, CenterConfig
 
 Clock = Callable[[], datetime]
 
@@ -259,6 +259,7 @@ class QueueCore:
         }
         self.stats: dict[str, int] = {"issued": 0, "served": 0}
         self._out: Outcome | None = None
+        self._day_bounds: tuple[float, float, str] = (0.0, 0.0, "")
 
     # --- dispatch -------------------------------------------------------
 
@@ -447,8 +448,20 @@ class QueueCore:
 
     # --- day handling ---------------------------------------------------
 
+    def _local_day(self, ts: float, local: datetime) -> str:
+        """The local date of ``ts`` (cached for the day: every command asks)."""
+        start, end, iso = self._day_bounds
+        if start <= ts < end:
+            return iso
+        day = local.date()
+        tz = self.config.tz
+        start = datetime.combine(day, datetime.min.time(), tz).timestamp()
+        end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tz).timestamp()
+        self._day_bounds = (start, end, day.isoformat())
+        return day.isoformat()
+
     def _rollover(self, ts: float, local: datetime) -> None:
-        today = local.date().isoformat()
+        today = self._local_day(ts, local)
         if today <= self.meta.day:
             # Same day — or the clock stepped back over midnight (an NTP
             # correction): never start a day twice, numbers would repeat.
@@ -554,7 +567,7 @@ class QueueCore:
         if not dept.open:
             raise QueueError("department_closed", name=dept.vi, name_en=dept.en)
         cfg = self.config
-        if local.strftime("%a").lower()[:3] not in cfg.open_days:
+        if WEEKDAYS[local.weekday()] not in cfg.open_days:  # not strftime: no locale
             raise QueueError("closed_today")
         if local.time() < cfg.opens:
             raise QueueError("before_hours", opens=cfg.opens.strftime("%H:%M"))

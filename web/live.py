@@ -169,8 +169,14 @@ class CitizenWeb:
 
     def link(self, ticket: dict[str, Any]) -> str:
         """The link for a ticket view (in the ``issue`` reply)."""
-        return ticket_link(self.base_url, ticket_secret(self.key, ticket["day"], ticket["id"],
-                                                        ticket["number"]))
+        secret = self._secret_of.get(ticket["id"]) if ticket["day"] == self._day else None
+        if secret is None:
+            secret = ticket_secret(self.key, ticket["day"], ticket["id"], ticket["number"])
+            if ticket["day"] == self._day:
+                # Indexed now, once: the next sync skips what is indexed.
+                self._secret_of[ticket["id"]] = secret
+                self._by_secret[secret] = ticket["id"]
+        return ticket_link(self.base_url, secret)
 
     def _sync_index(self) -> None:
         core = self.server.core
@@ -183,7 +189,7 @@ class CitizenWeb:
             todays = [t for tid in range(self._indexed_to, core.meta.next_ticket)
                       if (t := core.tickets.get(tid)) is not None and t.day == self._day]
         for t in todays:
-            s = self.secret(t)
+            s = self._secret_of.get(t.id) or self.secret(t)
             self._by_secret[s] = t.id
             self._secret_of[t.id] = s
         self._indexed_to = core.meta.next_ticket
