@@ -62,6 +62,8 @@ class DisplayOptions:
     chime: bool = True
     scope: Scope = field(default_factory=Scope)
     language: str = "vi"
+    #: The client's TLS options (``fingerprint``, ``ca``).
+    client: dict = field(default_factory=dict)
 
 
 class _ShowOnScreen(logging.Handler):
@@ -179,7 +181,7 @@ class DisplayApp(App[None]):
             o = self.options
             self.client = MotcuaClient(o.url, "display", o.device, o.token,
                                        on_event=self._on_event, on_status=self._on_status,
-                                       on_welcome=self._on_welcome)
+                                       on_welcome=self._on_welcome, **o.client)
             self.client.start().add_done_callback(self._client_stopped)
         self._redraw()
         self._timer = self.set_interval(REFRESH_SECONDS, self._tick)

@@ -173,7 +173,8 @@ class DepartmentsPanel(Panel):
                        if row.waiting and row.wait_minutes is not None else "")
             table.add_row(Text(row.name, style=CLOSED if quiet else ""),
                           Text(str(row.waiting), style=CLOSED if quiet else "bold bright_white"),
-                          Text(minutes, style=CLOSED))
+                          Text(t("dept_closed"), style="bold yellow") if not row.open
+                          else Text(minutes, style=CLOSED))
         return table
 
 

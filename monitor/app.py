@@ -86,11 +86,13 @@ class MonitorApp(App[None]):
     def __init__(self, url: str = "ws://127.0.0.1:8765", token: str = "admin-demo", *,
                  device: str = "monitor-1", language: str = "vi", db: str | Path | None = None,
                  pause_alert: float = PAUSE_ALERT_SECONDS, report_every: float = REPORT_SECONDS,
-                 clock: Clock | None = None, state: CenterState | None = None) -> None:
+                 clock: Clock | None = None, state: CenterState | None = None,
+                 client_options: dict[str, Any] | None = None) -> None:
         """``clock`` gives epoch seconds (tests move it); with ``state`` the
         app draws that state and never connects (previews, snapshots)."""
         super().__init__()
         self.url, self.token, self.device = url, token, device
+        self.client_options = dict(client_options or {})
         self.t = catalogue(language)
         self.db = Path(db) if db else None
         self.report_every = report_every
@@ -126,7 +128,8 @@ class MonitorApp(App[None]):
     def on_mount(self) -> None:
         self._columns()
         if not self._static:
-            self.client = bridge(self, MotcuaClient(self.url, "admin", self.device, self.token))
+            self.client = bridge(self, MotcuaClient(self.url, "admin", self.device, self.token,
+                                                    **self.client_options))
             self.client.start().add_done_callback(self._client_stopped)
         if self.db is not None:
             self.set_interval(self.report_every, self.action_reload_report)

@@ -105,6 +105,33 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX citizen_alerts_day ON citizen_alerts (day);
     """,
+    # 4: running the center without editing its file (server/admin_store.py):
+    # enrolled devices (only a digest of each secret), managers' accounts, the
+    # configuration's versions (each a zlib-compressed JSON document; the
+    # history is append-only) and the officers' PIN hashes, kept apart from
+    # the documents so that old versions never hold them.
+    """
+    CREATE TABLE devices (
+        name TEXT PRIMARY KEY, role TEXT NOT NULL, counter INTEGER,
+        digest TEXT NOT NULL UNIQUE, created_at REAL NOT NULL, created_by TEXT,
+        revoked_at REAL, revoked_by TEXT, revoke_reason TEXT, last_seen REAL, last_address TEXT
+    );
+    CREATE TABLE managers (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, password_hash TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL, created_by TEXT
+    );
+    CREATE TABLE config_versions (
+        version INTEGER PRIMARY KEY, at REAL NOT NULL, by TEXT, reason TEXT, change TEXT,
+        doc BLOB NOT NULL
+    );
+    CREATE TRIGGER config_versions_append_only_update BEFORE UPDATE ON config_versions
+        BEGIN SELECT RAISE(ABORT, 'the configuration history is append-only'); END;
+    CREATE TRIGGER config_versions_append_only_delete BEFORE DELETE ON config_versions
+        BEGIN SELECT RAISE(ABORT, 'the configuration history is append-only'); END;
+    CREATE TABLE officer_pins (
+        officer TEXT PRIMARY KEY, pin_hash TEXT NOT NULL, updated_at REAL NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -139,6 +166,9 @@ class Rows:
     events: list[tuple] = field(default_factory=list)
     #: (key, JSON) of each meta field the command changed.
     meta: list[tuple[str, str]] = field(default_factory=list)
+    #: Further statements of the same transaction, in order: (SQL, parameters)
+    #: for the administration's tables (server/admin_store.py).
+    extra: list[tuple[str, tuple]] = field(default_factory=list)
 
 
 def rows_for(core: QueueCore, out: Outcome, views: dict[int, dict] | None = None) -> Rows:
@@ -435,6 +465,7 @@ class Store:
             merged.counters += rows.counters
             merged.ratings += rows.ratings
             merged.events += rows.events
+            merged.extra += rows.extra
             meta.update(rows.meta)  # a later change's value of a field wins
         merged.meta = list(meta.items())
         run_in_thread = getattr(db, "_execute", None)
@@ -469,6 +500,8 @@ class Store:
             await db.executemany(SQL_EVENT, rows.events)
         if rows.meta:
             await db.executemany(SQL_META, rows.meta)
+        for sql, params in rows.extra:
+            await db.execute(sql, params)
 
 
 def _write_transaction(conn: sqlite3.Connection, rows: Rows) -> None:
@@ -487,6 +520,8 @@ def _write_transaction(conn: sqlite3.Connection, rows: Rows) -> None:
             conn.executemany(SQL_EVENT, rows.events)
         if rows.meta:
             conn.executemany(SQL_META, rows.meta)
+        for sql, params in rows.extra:
+            conn.execute(sql, params)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
