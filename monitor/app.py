@@ -72,7 +72,12 @@ class MonitorApp(App[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (160, "-wide")]
     BINDINGS = [Binding("l", "toggle_language", "Tiếng Việt / English"),
                 Binding("r", "reload_report", "Báo cáo / Report"),
+                Binding("a", "administer", "Quản trị / Administer"),
                 Binding("q", "quit", "Thoát / Quit")]
+
+    #: Which admin tab deals with each kind of alert.
+    ADMIN_TAB = {"alert_printer": "devices", "alert_login_locked": "officers",
+                 "alert_wait": "departments", "alert_paused": "departments"}
 
 
     @dataclass
@@ -160,10 +165,17 @@ class MonitorApp(App[None]):
 
     # --- from the client ------------------------------------------------
 
+    def _admin_screens(self) -> list[Any]:
+        from motcua.admin.app import AdminScreen
+
+        return [s for s in self.screen_stack if isinstance(s, AdminScreen)]
+
     @on(ClientEvent)
     def _event(self, message: ClientEvent) -> None:
         self.model.event(message.event)
         self._dirty = True
+        for screen in self._admin_screens():
+            screen.client_event(message.event.type, message.event.raw)
 
     @on(ClientSynced)
     def _state_loaded(self) -> None:
@@ -173,12 +185,29 @@ class MonitorApp(App[None]):
             if first and self.db is not None:
                 self.action_reload_report()
         self._dirty = True
+        for screen in self._admin_screens():
+            screen.client_synced()
 
     @on(ClientConnection)
     def _connection(self, message: ClientConnection) -> None:
         self.connected = message.connected
         self.was_connected = self.was_connected or message.connected
         self._dirty = True
+        for screen in self._admin_screens():
+            screen.client_connection(message.connected)
+
+    def action_administer(self) -> None:
+        """Open the manager's admin screen on this connection, at the tab
+        for the worst alert (a printer: devices; a lock-out: officers; a long
+        wait or pause: departments and counters)."""
+        from motcua.admin.app import AdminScreen
+
+        if self.client is None or self._admin_screens():
+            return
+        alerts = self.model.alerts(self.clock(), self.t.language)
+        tab = self.ADMIN_TAB.get(alerts[0].key, "devices") if alerts else "devices"
+        self.push_screen(AdminScreen(self.client, language=self.t.language, tab=tab,
+                                     closable=True))
 
     def _client_stopped(self, task: Any) -> None:
         if task.cancelled() or task.exception() is None:
