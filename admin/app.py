@@ -74,6 +74,8 @@ class AdminScreen(Screen[None]):
         self.refused: str | None = None
         #: The last command a form sent and its reply.
         self.last_reply: tuple[str, dict[str, Any]] | None = None
+        #: Rows each table shows now.
+        self._filled: dict[str, list[tuple[str, list[str]]]] = {}
 
     @property
     def state(self) -> CenterState:
@@ -165,6 +167,7 @@ class AdminScreen(Screen[None]):
 
     def _columns(self) -> None:
         t = self.t
+        self._filled = {}
         for table_id, keys in (
                 ("devices-table", ("col_name", "col_role", "col_counter", "col_last_seen",
                                    "col_address", "col_status")),
@@ -200,7 +203,14 @@ class AdminScreen(Screen[None]):
         w = self.query_one("#conn", Static)
         w.update(conn)
         w.set_class(down, "-down")
-        self.query_one("#switcher", ContentSwitcher).current = "main" if self.manager else "login"
+        switcher = self.query_one("#switcher", ContentSwitcher)
+        showing = "main" if self.manager else "login"
+        if switcher.current != showing:
+            switcher.current = showing
+            if showing == "main":
+                # Rows added while a table was hidden get its columns' widths
+                # wrong: fill them again once they are on screen.
+                self.call_after_refresh(self._refill)
         if not self.manager:
             return
         tz = center_tz(center)
@@ -216,7 +226,11 @@ class AdminScreen(Screen[None]):
         self.query_one("#toggle-officer", Button).label = (
             t("enable") if officer and officer.get("disabled") else t("disable"))
 
-    def _fill(self, table_id: str, rows: list[tuple[str, list[str]]]) -> None:
+    def _fill(self, table_id: str, rows: list[tuple[str, list[str]]],
+              force: bool = False) -> None:
+        if not force and self._filled.get(table_id) == rows:
+            return  # unchanged: keep the cursor and the scroll where they are
+        self._filled[table_id] = rows
         table = self.query_one(f"#{table_id}", DataTable)
         keep = table.cursor_row
         table.clear()
@@ -658,6 +672,14 @@ class AdminScreen(Screen[None]):
         if reason:
             fields["reason"] = reason
         self.form(t("notice_title"), [], lambda v: ("set_notice", fields), t("update_notice"))
+
+    @on(TabbedContent.TabActivated)
+    def _tab_shown(self) -> None:
+        self.call_after_refresh(self._refill)  # see redraw: hidden tables' widths
+
+    def _refill(self) -> None:
+        self._filled.clear()
+        self.redraw()
 
     @on(DataTable.RowHighlighted, "#officers-table")
     def _officer_highlighted(self) -> None:

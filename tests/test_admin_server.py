@@ -396,3 +396,26 @@ async def test_an_officer_changes_their_pin_and_the_old_one_stops_working(harnes
     # Only counters send it, and admins reset PINs instead.
     admin = await harness.client("admin")
     await refused(admin, "change_pin", "forbidden", old_pin="4826", new_pin="1357")
+
+
+async def test_every_manager_command_needs_a_manager_and_checks_its_fields(harness):
+    from motcua.protocol import COMMANDS, MANAGER_COMMANDS
+
+    admin = await harness.client("admin")
+    samples = {"str": "x", "int": 1, "bool": True, "list": ["TP"]}
+    for name in sorted(MANAGER_COMMANDS):
+        _, fields = COMMANDS[name]
+        args = {f: samples[spec.kinds[0].__name__] for f, spec in fields.items() if spec.required}
+        if name == "enrol_device":
+            args["role"] = "kiosk"
+        await refused(admin, name, "manager_required", **args)
+    # Logged in, malformed fields are refused by name, and the connection stays.
+    await add_manager(harness)
+    await admin.request("manager_login", manager="ql01", password=PASSWORD)
+    for name, fields in (("revoke_device", {"name": 5}), ("add_officer", {"officer": "x"}),
+                         ("set_notice", {"notice": "x" * 501}),
+                         ("update_officer", {"officer": "cb01", "disabled": "yes"}),
+                         ("close_department", {"department": "TP", "until": 1400}),
+                         ("config_history", {"limit": "10"})):
+        await refused(admin, name, "bad_field", **fields)
+    assert (await admin.request("ping"))["ok"]
