@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import zlib
-from dataclasses import dataclass
 from typing import Any
 
 from motcua.protocol import encode_text
@@ -82,17 +81,6 @@ def device_rows(device: Device) -> list[tuple[str, tuple]]:
 
 def manager_rows(manager: Manager) -> list[tuple[str, tuple]]:
     return [(SQL_MANAGER, manager.row())]
-
-
-@dataclass
-class Stored:
-    """What the database holds of the administration."""
-
-    config: LiveConfig | None
-    config_at: float | None
-    config_by: str | None
-    devices: list[Device]
-    managers: list[Manager]
 
 
 async def _all(db: Any, sql: str, *params: Any) -> list[tuple]:

@@ -13,13 +13,20 @@ would refuse.
 
 from __future__ import annotations
 
-import copy
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from typing import Any
 
+import orjson
+
 from .config import WEEKDAYS, CenterConfig, ConfigError, parse_config
+
+
+def _copy(doc: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of a JSON document (several times faster than
+    ``copy.deepcopy`` on a center's 16 KB)."""
+    return orjson.loads(orjson.dumps(doc))
 
 #: What a live change may be (the ``kind`` of a change dict).
 CHANGE_KINDS = ("close_department", "open_department", "set_daily_cap",
@@ -129,11 +136,12 @@ def build(doc: dict[str, Any], pins: dict[str, str], source: str = "",
           demo: bool = False) -> CenterConfig:
     """Parse a document with its officers' PIN hashes into a configuration
     (raises :class:`ConfigError`)."""
-    data = copy.deepcopy(doc)
+    data = _copy(doc)
     for o in data.get("officers", []):
         if isinstance(o, dict) and "id" in o:
             o["pin_hash"] = pins.get(o["id"], "")
-    return replace(parse_config(data, source), demo=demo)
+    config = parse_config(data, source)
+    return replace(config, demo=True) if demo else config
 
 
 @dataclass(frozen=True)
@@ -148,6 +156,8 @@ class LiveConfig:
     #: (``serve --ignore-hours``) and ``demo``.
     ignore_hours: bool = False
     demo: bool = False
+    #: The configuration built from this version (made once, when first asked).
+    _built: CenterConfig | None = field(default=None, init=False, compare=False, repr=False)
 
     @classmethod
     def of(cls, config: CenterConfig, version: int = 0) -> "LiveConfig":
@@ -157,9 +167,12 @@ class LiveConfig:
     def config(self) -> CenterConfig:
         """The configuration the core runs on: the document, the pins and the
         runtime options."""
+        if self._built is not None:
+            return self._built
         config = build(self.doc, self.pins, f"<stored configuration v{self.version}>", self.demo)
         if self.ignore_hours:
             config = always_open(config)
+        object.__setattr__(self, "_built", config)
         return config
 
     def same(self, other: "LiveConfig") -> bool:
@@ -169,14 +182,20 @@ class LiveConfig:
     def with_pin(self, officer: str, pin_hash: str) -> "LiveConfig":
         """The same version with one officer's PIN hash replaced (a PIN is
         not part of the document: no new version)."""
-        return replace(self, pins={**self.pins, officer: pin_hash})
+        old = self.config()
+        officers = tuple(replace(o, pin_hash=pin_hash) if o.id == officer else o
+                         for o in old.officers)
+        nxt = replace(self, pins={**self.pins, officer: pin_hash})
+        # Only a hash changed: the built configuration follows without a parse.
+        object.__setattr__(nxt, "_built", replace(old, officers=officers))
+        return nxt
 
     def apply(self, change: dict[str, Any], now: datetime) -> tuple["LiveConfig", dict[str, Any]]:
         """The next version with ``change`` made, and the change as the event
         log records it (no PIN hashes). ``now`` is the center's local time
         (aware). Raises :class:`ChangeError`."""
         kind = change.get("kind")
-        doc = copy.deepcopy(self.doc)
+        doc = _copy(self.doc)
         pins = dict(self.pins)
         record: dict[str, Any] = {"kind": kind}
         if kind in ("close_department", "open_department", "set_daily_cap"):
@@ -357,7 +376,7 @@ def to_toml(doc: dict[str, Any], pins: dict[str, str], header: str = "") -> str:
     back to the same configuration (PIN hashes included)."""
     import tomli_w
 
-    data = copy.deepcopy(doc)
+    data = _copy(doc)
     for o in data.get("officers", []):
         o["pin_hash"] = pins.get(o["id"], "")
     # Tables before arrays of tables, in the order a person reads a center file.

@@ -14,7 +14,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from conftest import TOKENS, Harness, wait_for
-from motcua.client import AuthError, ServerError, connect_once
+from motcua.client import ServerError, connect_once
 from motcua.server.manage import Manage
 
 PASSWORD = "mat-khau-quan-ly-1"
@@ -419,3 +419,23 @@ async def test_every_manager_command_needs_a_manager_and_checks_its_fields(harne
                          ("config_history", {"limit": "10"})):
         await refused(admin, name, "bad_field", **fields)
     assert (await admin.request("ping"))["ok"]
+
+
+async def test_todays_actions_by_a_manager_are_logged_with_who_and_why(harness):
+    admin = await manager_client(harness)
+    kiosk = await harness.client("kiosk")
+    for i in range(2):
+        await kiosk.request("issue", department="TP", request_id=f"q{i}")
+    desk = await harness.client("counter", "desk-1", counter=1)
+    await desk.request("login", officer="cb01", pin="1234")
+    await admin.request("cancel", number="A002", reason="công dân đã về")
+    await admin.request("logout", counter=1, reason="hết ca")
+    logged = {t: (dev, d) for t, dev, d in events(harness.db, "ticket_cancelled",
+                                                  "counter_closed")}
+    assert logged["ticket_cancelled"][0] == "admin-test"
+    assert logged["ticket_cancelled"][1]["by"] == "ql01"
+    assert logged["ticket_cancelled"][1]["reason"] == "công dân đã về"
+    assert logged["counter_closed"][1]["by"] == "ql01"
+    assert logged["counter_closed"][1]["reason"] == "hết ca"
+    # The console heard that its session is over.
+    await wait_for(lambda: desk.session is None, 5)
