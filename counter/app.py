@@ -25,7 +25,7 @@ from motcua.client import CenterState, MotcuaClient, NotConnected, ServerError
 from motcua.i18n import Catalogue, format_number, format_percent
 from motcua.tui import ClientConnection, ClientEvent, ClientSynced, bridge, exit_when_refused
 
-from .dialogs import NumberDialog, PauseDialog, TransferDialog
+from .dialogs import ChangePinDialog, NumberDialog, PauseDialog, TransferDialog
 from .model import OfficerTally, big_text, clock_text, queue_lines, satisfied_values
 from .strings import EN, VI
 
@@ -60,6 +60,8 @@ def _bindings() -> list[Binding]:
         for key, action, label in ACTIONS:
             out.append(Binding(key, f"{action}('{lang}')", table["f" + label[1:]],
                                key_display=key.upper()))
+        out.append(Binding("f11", f"change_pin('{lang}')", table["f_change_pin"],
+                           key_display="F11"))
         out.append(Binding("f12", f"language('{lang}')", table["f_language"], key_display="F12"))
     return out
 
@@ -238,6 +240,9 @@ class CounterConsole(App[None]):
         # it fits on one line even at 80 columns; the buttons show them all.
         if parameters and parameters[0] != self.t.language:
             return False  # the other language's twin of this binding
+        if action == "change_pin":
+            # Only between citizens: the footer stays one line at 80 columns.
+            return self.logged_in and self.ticket is None and len(self.screen_stack) == 1
         if action not in _WORK:
             return True
         if not self.applicable(action):
@@ -713,6 +718,18 @@ class CounterConsole(App[None]):
             if reason:
                 self._run("pause", "did_pause", reason=reason)
         self.push_screen(PauseDialog(self.t), done)
+
+    def action_change_pin(self, _lang: str = "") -> None:
+        """The officer changes their own PIN (the current one is required)."""
+        def done(pins: tuple[str, str] | None) -> None:
+            if pins is None:
+                return
+
+            async def go() -> None:
+                if await self.send("change_pin", old_pin=pins[0], new_pin=pins[1]) is not None:
+                    self.say(self.t("did_change_pin"))
+            self.run_worker(go(), group="command")
+        self.push_screen(ChangePinDialog(self.t), done)
 
     def action_resume(self, _lang: str = "") -> None:
         self._run("resume", "did_resume")

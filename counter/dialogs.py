@@ -175,3 +175,41 @@ class PauseDialog(_Dialog):
             self.complain(self.t("pause_missing"))
             return
         self.dismiss(self.t(str(option.id)))
+
+
+class ChangePinDialog(_Dialog):
+    """The officer's own PIN: the current one and the new one twice.
+    Dismisses with (current, new); the console sends ``change_pin``."""
+
+    def __init__(self, t: Catalogue) -> None:
+        super().__init__(t, t("pin_change_title"))
+
+    def body(self) -> ComposeResult:
+        for key in ("pin_old", "pin_new", "pin_again"):
+            yield Label(self.t(key), classes="dialog-subtitle")
+            yield Input(password=True, id=key, max_length=12)
+
+    def on_mount(self) -> None:
+        self.query_one("#pin_old", Input).focus()
+
+    @on(Input.Submitted, "#pin_old")
+    def _to_new(self) -> None:
+        self.query_one("#pin_new", Input).focus()
+
+    @on(Input.Submitted, "#pin_new")
+    def _to_again(self) -> None:
+        self.query_one("#pin_again", Input).focus()
+
+    @on(Input.Submitted, "#pin_again")
+    def _entered(self) -> None:
+        self.submit()
+
+    def submit(self) -> None:
+        old, new, again = (self.query_one(f"#{k}", Input).value.strip()
+                           for k in ("pin_old", "pin_new", "pin_again"))
+        if not old or not new:
+            self.complain(self.t("pin_missing"))
+        elif new != again:
+            self.complain(self.t("pin_mismatch"))
+        else:
+            self.dismiss((old, new))

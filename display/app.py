@@ -67,6 +67,8 @@ class DisplayOptions:
     repeat: int = 1
     scope: Scope = field(default_factory=Scope)
     language: str = "vi"
+    #: The client's TLS options (``fingerprint``, ``ca``).
+    client: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -191,7 +193,7 @@ class DisplayApp(PublicApp):
             o = self.options
             self.client = MotcuaClient(o.url, "display", o.device, o.token,
                                        on_event=self._on_event, on_status=self._on_status,
-                                       on_welcome=self._on_welcome)
+                                       on_welcome=self._on_welcome, **o.client)
             self.client.start().add_done_callback(self._client_stopped)
         self._redraw()
         self._timer = self.set_interval(REFRESH_SECONDS, self._tick)

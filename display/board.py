@@ -184,6 +184,8 @@ class DepartmentRow:
     waiting: int
     wait_minutes: int | None
     open_counters: int
+    #: False while the department takes no tickets (closed live, or all day).
+    open: bool = True
 
 
 def counter_rows(state: CenterState, scope: Scope) -> list[CounterRow]:
@@ -214,7 +216,8 @@ def department_rows(state: CenterState, scope: Scope, language: str = "vi") -> l
         rows.append(DepartmentRow(
             code=code, name=state.department_name(code, language),
             waiting=int(view.get("waiting", 0)), wait_minutes=view.get("wait_minutes"),
-            open_counters=int(view.get("open_counters", 0))))
+            open_counters=int(view.get("open_counters", 0)),
+            open=bool((state.department_info(code) or {}).get("open", True))))
     return rows
 
 

@@ -30,6 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="show only these counters (default: all)")
     p.add_argument("--lang", choices=("vi", "en"), default="vi",
                    help="screen language (default vi; press l to switch)")
+    from motcua.device_options import add_device_options
+
+    add_device_options(p)
     p.set_defaults(func=run)
 
 
@@ -44,9 +47,12 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"--counters: {e}", file=sys.stderr)
         return 2
+    from motcua.device_options import apply_device_options, client_options
+
+    apply_device_options(args)
     options = DisplayOptions(url=args.url, token=args.token, device=args.device,
                              voice=args.voice, chime=args.chime, repeat=args.repeat,
-                             scope=scope, language=args.lang)
+                             scope=scope, language=args.lang, client=client_options(args))
     engine, note = detect_engine(args.voice, chime=args.chime)
     if engine is None and args.voice != "off":
         # Also on stderr, for whoever reads the service's log after the fact.

@@ -31,6 +31,7 @@ HEADER = Style.parse("bold bright_white")
 HIGHLIGHT = Style.parse("bold black on bright_yellow")
 BOLD = Style.parse("bold")
 PLAIN = Style()
+WARN = Style.parse("bold yellow")
 
 
 def _cell(text: str, style: Style, highlighted: bool) -> Text:
@@ -205,7 +206,8 @@ class DepartmentsPanel(Panel):
                        if row.waiting and row.wait_minutes is not None else "")
             table.add_row(Text(row.name, style=CLOSED if quiet else PLAIN),
                           Text(str(row.waiting), style=CLOSED if quiet else HEADER),
-                          Text(minutes, style=CLOSED))
+                          Text(t("dept_closed"), style=WARN) if not row.open
+                          else Text(minutes, style=CLOSED))
         return table
 
 

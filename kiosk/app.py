@@ -620,7 +620,8 @@ class KioskApp(PublicApp):
                  *, clock: Clock | None = None, retry_for: float = 60.0,
                  reply_timeout: float = 5.0, print_timeout: float = 5.0,
                  probe_every: float = 30.0, connect_grace: float = 1.5,
-                 printer_settings: dict[str, Any] | None = None) -> None:
+                 printer_settings: dict[str, Any] | None = None,
+                 client_options: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.t = Catalogue(VI, EN, language)
         #: The language each citizen starts in.
@@ -644,7 +645,7 @@ class KioskApp(PublicApp):
         self.connect_grace = connect_grace
         self.client = MotcuaClient(url, "kiosk", device, token,
                                    on_event=self._client_event, on_status=self._client_status,
-                                   on_welcome=self._client_welcome)
+                                   on_welcome=self._client_welcome, **(client_options or {}))
         self.online = False
         #: The citizen's attempt being issued (kept across disconnections).
         self.pending: Choice | None = None
@@ -780,6 +781,10 @@ class KioskApp(PublicApp):
     def _client_event(self, ev: Event) -> None:
         if ev.type in ("queue_changed", "day_started"):
             self.post_message(self.ServerChanged(None))
+        elif ev.type == "config_changed":
+            # A department closed or opened live, a new notice: redraw as
+            # after a welcome (the home screen is rebuilt from the center).
+            self.post_message(self.ServerChanged(None, snapshot=True))
 
     def _client_stopped(self, task: asyncio.Task) -> None:
         if task.cancelled():

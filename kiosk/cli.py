@@ -75,6 +75,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="return to the start after this long without a touch (default 60)")
     p.add_argument("--log", metavar="FILE", default=os.environ.get("MOTCUA_KIOSK_LOG"),
                    help="write the kiosk's log here (it cannot go to the screen)")
+    from motcua.device_options import add_device_options
+
+    add_device_options(p)
     p.set_defaults(func=_run)
 
 
@@ -94,11 +97,15 @@ def printer_settings(args: argparse.Namespace) -> dict:
 def _run(args: argparse.Namespace) -> int:
     from motcua.tui import quiet_terminal_logging
 
+    from motcua.device_options import apply_device_options, client_options
+
     from .app import KioskApp
 
+    apply_device_options(args)
     app = KioskApp(args.url, args.token, args.device, args.printer, args.paper, args.lang,
                    home_after=args.home_after, idle_after=args.idle_after,
-                   printer_settings=printer_settings(args))
+                   printer_settings=printer_settings(args),
+                   client_options=client_options(args))
     with quiet_terminal_logging(args.log):
         app.run()
     return 0

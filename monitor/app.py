@@ -88,7 +88,12 @@ class MonitorApp(App[None]):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (COMPACT_HEIGHT, "-tall")]
     BINDINGS = [Binding("l", "toggle_language", "Tiếng Việt / English"),
                 Binding("r", "reload_report", "Báo cáo / Report"),
+                Binding("a", "administer", "Quản trị / Administer"),
                 Binding("q", "quit", "Thoát / Quit")]
+
+    #: Which admin tab deals with each kind of alert.
+    ADMIN_TAB = {"alert_printer": "devices", "alert_login_locked": "officers",
+                 "alert_wait": "departments", "alert_paused": "departments"}
 
 
     @dataclass
@@ -102,11 +107,13 @@ class MonitorApp(App[None]):
     def __init__(self, url: str = "ws://127.0.0.1:8765", token: str = "admin-demo", *,
                  device: str = "monitor-1", language: str = "vi", db: str | Path | None = None,
                  pause_alert: float = PAUSE_ALERT_SECONDS, report_every: float = REPORT_SECONDS,
-                 clock: Clock | None = None, state: CenterState | None = None) -> None:
+                 clock: Clock | None = None, state: CenterState | None = None,
+                 client_options: dict[str, Any] | None = None) -> None:
         """``clock`` gives epoch seconds (tests move it); with ``state`` the
         app draws that state and never connects (previews, snapshots)."""
         super().__init__()
         self.url, self.token, self.device = url, token, device
+        self.client_options = dict(client_options or {})
         self.t = catalogue(language)
         self.db = Path(db) if db else None
         self.report_every = report_every
@@ -145,7 +152,8 @@ class MonitorApp(App[None]):
     def on_mount(self) -> None:
         self._columns()
         if not self._static:
-            self.client = bridge(self, MotcuaClient(self.url, "admin", self.device, self.token))
+            self.client = bridge(self, MotcuaClient(self.url, "admin", self.device, self.token,
+                                                    **self.client_options))
             self.client.start().add_done_callback(self._client_stopped)
         if self.db is not None:
             self.set_interval(self.report_every, self.action_reload_report)
@@ -190,10 +198,17 @@ class MonitorApp(App[None]):
 
     # --- from the client ------------------------------------------------
 
+    def _admin_screens(self) -> list[Any]:
+        from motcua.admin.app import AdminScreen
+
+        return [s for s in self.screen_stack if isinstance(s, AdminScreen)]
+
     @on(ClientEvent)
     def _event(self, message: ClientEvent) -> None:
         self.model.event(message.event)
         self._dirty = True
+        for screen in self._admin_screens():
+            screen.client_event(message.event.type, message.event.raw)
 
     @on(ClientSynced)
     def _state_loaded(self) -> None:
@@ -204,12 +219,29 @@ class MonitorApp(App[None]):
             if first and self.db is not None:
                 self.action_reload_report()
         self._dirty = True
+        for screen in self._admin_screens():
+            screen.client_synced()
 
     @on(ClientConnection)
     def _connection(self, message: ClientConnection) -> None:
         self.connected = message.connected
         self.was_connected = self.was_connected or message.connected
         self._dirty = True
+        for screen in self._admin_screens():
+            screen.client_connection(message.connected)
+
+    def action_administer(self) -> None:
+        """Open the manager's admin screen on this connection, at the tab
+        for the worst alert (a printer: devices; a lock-out: officers; a long
+        wait or pause: departments and counters)."""
+        from motcua.admin.app import AdminScreen
+
+        if self.client is None or self._admin_screens():
+            return
+        alerts = self.model.alerts(self.clock(), self.t.language)
+        tab = self.ADMIN_TAB.get(alerts[0].key, "devices") if alerts else "devices"
+        self.push_screen(AdminScreen(self.client, language=self.t.language, tab=tab,
+                                     closable=True))
 
     def _client_stopped(self, task: Any) -> None:
         if task.cancelled() or task.exception() is None:

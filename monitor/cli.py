@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="alert when a counter is paused longer (default 15)")
     p.add_argument("--lang", choices=("vi", "en"), default="vi",
                    help="screen language (default vi; press l to switch)")
+    from motcua.device_options import add_device_options
+
+    add_device_options(p)
     p.set_defaults(func=run)
 
 
@@ -33,8 +36,12 @@ def run(args: argparse.Namespace) -> int:
     if args.db and not os.path.exists(args.db):
         print(f"Không thấy / no such database: {args.db}", file=sys.stderr)
         return 2
+    from motcua.device_options import apply_device_options, client_options
+
+    apply_device_options(args)
     app = MonitorApp(args.url, args.token, device=args.device, language=args.lang,
-                     db=args.db, pause_alert=args.pause_alert * 60)
+                     db=args.db, pause_alert=args.pause_alert * 60,
+                     client_options=client_options(args))
     with quiet_terminal_logging():
         app.run()
     return 0

@@ -71,13 +71,13 @@ def _command(*words: str) -> str:
     return shlex.join([*me, *words])
 
 
-def client_url(host: str, port: int) -> str:
+def client_url(host: str, port: int, scheme: str = "ws") -> str:
     """The address clients on this machine connect to."""
     if host in ("", "0.0.0.0"):
         host = "127.0.0.1"
     elif host == "::":
         host = "::1"
-    return f"ws://[{host}]:{port}" if ":" in host else f"ws://{host}:{port}"
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
 def app_commands(config: CenterConfig, url: str) -> list[str]:
@@ -90,18 +90,18 @@ def app_commands(config: CenterConfig, url: str) -> list[str]:
 
 
 def banner(config: CenterConfig, args: argparse.Namespace, db: Path, port: int,
-           hours_lifted: bool) -> list[str]:
+           hours_lifted: bool, scheme: str = "ws") -> list[str]:
     """What ``motcua serve`` prints once it listens: never a token."""
     from motcua.server.strings import BANNER, both, day_names, pair
 
     listen_host = f"[{args.host}]" if ":" in args.host else args.host
-    url = client_url(args.host, port)
+    url = client_url(args.host, port, scheme)
     config_words = ["--config", args.config] if args.config else []
     lines = [f"motcua — {config.name}"]
     source = args.config or both(*BANNER["sample_center"])
     lines.append(f"  {both(*BANNER['config'])}: {source}")
     lines.append(f"  {both(*BANNER['database'])}: {db}")
-    where = f"ws://{listen_host}:{port}   (HTTP /healthz, /metrics)"
+    where = f"{scheme}://{listen_host}:{port}   (HTTP /healthz, /metrics)"
     if args.host in ("", "0.0.0.0", "::"):
         where += f"\n      ({both(*BANNER['every_address'])})"
     lines.append(f"  {both(*BANNER['listening'])}: {where}")
@@ -122,9 +122,18 @@ def banner(config: CenterConfig, args: argparse.Namespace, db: Path, port: int,
     return lines
 
 
-def server_lines(server: Any, config: CenterConfig) -> list[str]:
-    """The banner's lines about the province hub and the citizens' pages."""
-    lines = []
+def server_lines(server: Any, fingerprint: str | None, db_arg: str) -> list[str]:
+    """The banner's lines about the stored configuration, the province hub,
+    TLS, the citizens' pages, enrolled devices and demo mode."""
+    config = server.config
+    lines = [f"  phiên bản cấu hình / configuration version: {server.core.live_config().version}"
+             " (lưu trong cơ sở dữ liệu / stored in the database)"]
+    if server.config_notice:
+        lines.append(f"  ! {server.config_notice}")
+    if fingerprint:
+        from motcua.tls import pretty
+
+        lines.append(f"  TLS: chứng chỉ / certificate SHA-256 {pretty(fingerprint)}")
     if server.hub_url:
         from urllib.parse import urlsplit
 
@@ -136,11 +145,30 @@ def server_lines(server: Any, config: CenterConfig) -> list[str]:
     if config.web.notify:
         lines.append(f"  nhắn tin / messages: {config.web.notify.ahead} người trước / ahead, "
                      "khi được gọi / when called ([web.notify])")
+    lines.append(f"  thiết bị đã đăng ký / enrolled devices: {len(server.devices)}"
+                 f" ({_command('devices', 'add', 'ROLE', 'NAME', '--db', db_arg)}); "
+                 f"quản lý / managers: {len(server.managers)}"
+                 f" ({_command('managers', 'add', 'ID', '--db', db_arg)})")
+    if server.demo:
+        lines.append("  !! CHẾ ĐỘ DEMO / DEMO MODE: mọi thiết bị của một vai trò dùng chung một mã, "
+                     "tên thiết bị không được xác minh — không dùng cho trung tâm thật / shared "
+                     "per-role tokens, device names unproven — not for a real center")
     return lines
 
 
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _serve(args: argparse.Namespace) -> int:
-    from motcua.server.app import MotcuaServer, StartError, always_open
+    from motcua.server.app import MotcuaServer, StartError
     from motcua.server.config import ConfigError, load_config
     from motcua.server.strings import START, pair
 
@@ -149,9 +177,29 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as e:
         _cannot_start(args, *_config_line(e), e)
         return 2
-    hours = config
-    if args.ignore_hours:
-        config = always_open(config)
+    demo = config.demo or args.demo
+    tls = fingerprint = None
+    if bool(args.tls_cert) != bool(args.tls_key):
+        _cannot_start(args, "--tls-cert và --tls-key phải đi cùng nhau",
+                      "--tls-cert and --tls-key go together")
+        return 2
+    if args.tls_cert:
+        from motcua.server.tls import cert_fingerprint, server_context
+
+        try:
+            tls = server_context(args.tls_cert, args.tls_key)
+            fingerprint = cert_fingerprint(args.tls_cert)
+        except (OSError, ValueError) as e:
+            _cannot_start(args, f"không dùng được chứng chỉ TLS: {e}",
+                          f"cannot use the TLS certificate: {e}", e)
+            return 2
+    elif not demo and not _is_loopback(args.host) and not args.insecure_plain:
+        _cannot_start(
+            args, f"mạng của trung tâm cần mã hóa: nghe trên {args.host} cần --tls-cert/--tls-key "
+                  "(tạo bằng `motcua tls init`), hoặc --insecure-plain nếu đã có lớp mã hóa khác",
+            f"listening on {args.host} needs TLS: give --tls-cert/--tls-key (make them with "
+            "`motcua tls init`), or --insecure-plain when something else encrypts")
+        return 2
     db = Path(args.db).resolve()
 
     async def run() -> None:
@@ -162,11 +210,14 @@ def _serve(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         server = MotcuaServer(config, db, host=args.host, port=args.port,
-                              public_url=args.public_url, hub=args.hub)
+                              public_url=args.public_url, hub=args.hub, demo=demo,
+                              ignore_hours=args.ignore_hours, prefer_file=args.from_file,
+                              tls=tls, tls_fingerprint=fingerprint)
         await server.start()
         try:
-            lines = banner(hours, args, db, server.port, args.ignore_hours)
-            lines[3:3] = server_lines(server, config)
+            lines = banner(server.config, args, db, server.port, args.ignore_hours,
+                           scheme=server.scheme)
+            lines[3:3] = server_lines(server, fingerprint, args.db)
             print("\n".join(lines), flush=True)
             await stop.wait()
             print(_say("stopping"), flush=True)
@@ -206,6 +257,171 @@ def _tokens(args: argparse.Namespace) -> int:
     for role, token in config.tokens.items():
         print(f"  {role:8} {token}")
     print(both(*BANNER["tokens_soon"]))
+    return 0
+
+
+def _manage(args: argparse.Namespace, job) -> Any:
+    """Run ``job(manage)`` on the database file."""
+    from motcua.server.manage import Manage
+
+    async def go() -> Any:
+        async with Manage(args.db) as m:
+            return await job(m)
+    return asyncio.run(go())
+
+
+def _print_qr(text: str) -> None:
+    import io
+
+    import qrcode
+
+    qr = qrcode.QRCode(border=2, error_correction=qrcode.constants.ERROR_CORRECT_L)
+    qr.add_data(text)
+    out = io.StringIO()
+    qr.print_ascii(out=out, invert=True)
+    print(out.getvalue())
+
+
+def _devices_add(args: argparse.Namespace) -> int:
+    async def job(m):
+        return await m.enrol(args.role, args.name, args.counter, args.url)
+    r = _manage(args, job)
+    d = r["device"]
+    print(f"Đã đăng ký / enrolled: {d['role']} {d['name']}"
+          + (f" (quầy / counter {d['counter']})" if d["counter"] is not None else ""))
+    print(f"  mã bí mật / secret : {r['secret']}")
+    if r["fingerprint"]:
+        from motcua.tls import pretty
+
+        print(f"  chứng chỉ / server certificate SHA-256: {pretty(r['fingerprint'])}")
+    print(f"  mã đăng ký / enrolment code (--enrol):\n    {r['enrolment']}")
+    if not args.no_qr:
+        _print_qr(r["enrolment"])
+    print("Mã bí mật chỉ hiện một lần; máy chủ chỉ giữ bản băm của nó. / The secret is shown "
+          "once: the server keeps only its hash.")
+    print(f"Trên thiết bị / on the device:  motcua {_app_of(d['role'])} --enrol '{r['enrolment']}'")
+    return 0
+
+
+def _app_of(role: str) -> str:
+    return {"kiosk": "kiosk", "counter": "counter", "display": "display", "rating": "rate",
+            "admin": "admin"}[role]
+
+
+def _devices_list(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    async def job(m):
+        return (await m.devices()).views()
+    rows = _manage(args, job)
+    if not rows:
+        print("Chưa có thiết bị nào / no device enrolled")
+        return 0
+
+    def when(t: float | None) -> str:
+        return datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M") if t else "–"
+    print(f"{'tên / name':20} {'vai trò / role':10} {'quầy':5} {'lần cuối / last seen':17} "
+          f"{'địa chỉ / address':16} trạng thái / status")
+    for d in rows:
+        status = (f"THU HỒI / REVOKED {when(d['revoked_at'])} {d['revoked_by'] or ''}"
+                  if d["revoked"] else "hoạt động / active")
+        print(f"{d['name']:20} {d['role']:10} {d['counter'] or '':5} {when(d['last_seen']):17} "
+              f"{d['last_address'] or '–':16} {status}")
+    return 0
+
+
+def _devices_revoke(args: argparse.Namespace) -> int:
+    async def job(m):
+        return await m.revoke(args.name, args.reason)
+    d = _manage(args, job)
+    print(f"Đã thu hồi / revoked: {d['role']} {d['name']} — refused from now on (a running "
+          "server closes its connections within a second)")
+    return 0
+
+
+def _ask_password(args: argparse.Namespace) -> str:
+    from motcua.server.accounts import password_problem
+
+    if getattr(args, "password_stdin", False):
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Mật khẩu / password: ")
+        if getpass.getpass("Nhập lại / again: ") != password:
+            raise SystemExit("Hai lần nhập không khớp / the two entries differ")
+    problem = password_problem(password)
+    if problem:
+        raise SystemExit(f"Mật khẩu không dùng được / unusable password: {problem}")
+    return password
+
+
+def _managers_add(args: argparse.Namespace) -> int:
+    password = _ask_password(args)
+
+    async def job(m):
+        return await m.add_manager(args.id, args.name or args.id, password)
+    v = _manage(args, job)
+    print(f"Đã tạo tài khoản quản lý / manager account made: {v['id']} ({v['name']})")
+    return 0
+
+
+def _managers_list(args: argparse.Namespace) -> int:
+    async def job(m):
+        return (await m.managers()).views()
+    for v in _manage(args, job):
+        print(f"{v['id']:20} {v['name']:30} {'VÔ HIỆU / DISABLED' if v['disabled'] else ''}")
+    return 0
+
+
+def _managers_update(args: argparse.Namespace) -> int:
+    password = _ask_password(args) if args.manager_command == "passwd" else None
+    disabled = {"disable": True, "enable": False}.get(args.manager_command)
+
+    async def job(m):
+        return await m.update_manager(args.id, password=password, disabled=disabled)
+    v = _manage(args, job)
+    print(f"{v['id']}: {'vô hiệu / disabled' if v['disabled'] else 'hoạt động / active'}"
+          + (" — mật khẩu mới / new password" if password else ""))
+    return 0
+
+
+def _config_export(args: argparse.Namespace) -> int:
+    async def job(m):
+        return await m.export(args.version)
+    text = _manage(args, job)
+    if args.out and args.out != "-":
+        Path(args.out).write_text(text, "utf-8")
+        print(f"Đã ghi / written: {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _config_history(args: argparse.Namespace) -> int:
+    import json
+    from datetime import datetime
+
+    async def job(m):
+        return await m.history(args.limit)
+    for v in _manage(args, job):
+        change = dict(v["change"] or {})
+        kind = change.pop("kind", "?")
+        print(f"v{v['version']:<4} {datetime.fromtimestamp(v['at']):%Y-%m-%d %H:%M}  "
+              f"{v['by'] or 'tự động / scheduled':14} {kind:24} "
+              f"{json.dumps(change, ensure_ascii=False)}"
+              + (f"  — {v['reason']}" if v["reason"] else ""))
+    return 0
+
+
+def _tls_init(args: argparse.Namespace) -> int:
+    from motcua.server.tls import init_center_tls
+    from motcua.tls import pretty
+
+    r = init_center_tls(args.dir, args.host, args.name)
+    print(f"CA của trung tâm / center CA: {r['ca']} (khóa / key {r['ca_key']}: cất riêng / keep "
+          "it apart)")
+    print(f"Chứng chỉ máy chủ / server certificate: {r['cert']}, khóa / key {r['key']}")
+    print(f"  SHA-256: {pretty(r['fingerprint'])}")
+    print(f"Chạy / run:  motcua serve --host 0.0.0.0 --tls-cert {r['cert']} --tls-key {r['key']}")
     return 0
 
 
@@ -270,6 +486,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hub", default=os.environ.get("MOTCUA_HUB"), metavar="URL",
                    help="ship the event log to the province hub at this PostgreSQL URL "
                         "(the site's credential from `motcua hub add-site`; or [hub] url)")
+    p.add_argument("--from-file", action="store_true",
+                   help="the center file wins over the configuration stored in the database "
+                        "(stored as a new version); by default the database's wins")
+    p.add_argument("--demo", action="store_true",
+                   help="demo mode with a center file: accept the shared [devices] tokens "
+                        "(implied for the built-in sample center)")
+    p.add_argument("--tls-cert", default=os.environ.get("MOTCUA_TLS_CERT"), metavar="FILE",
+                   help="serve wss:// with this certificate (chain) file (motcua tls init)")
+    p.add_argument("--tls-key", default=os.environ.get("MOTCUA_TLS_KEY"), metavar="FILE",
+                   help="the certificate's private key")
+    p.add_argument("--insecure-plain", action="store_true",
+                   help="allow plain ws:// on a non-loopback address (only when something "
+                        "else encrypts the network)")
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("config", help="cấu hình / configuration tools")
@@ -277,6 +506,65 @@ def build_parser() -> argparse.ArgumentParser:
     c = csub.add_parser("check", help="validate a center file")
     c.add_argument("file")
     c.set_defaults(func=_config_check)
+    db_default = os.environ.get("MOTCUA_DB", DEFAULT_DB)
+    c = csub.add_parser("export", help="write the configuration in force as a center file")
+    c.add_argument("--db", default=db_default, help=f"the server's database (default {DEFAULT_DB})")
+    c.add_argument("--out", "-o", help="file to write (default: standard output)")
+    c.add_argument("--version", type=int, help="an earlier version (see config history)")
+    c.set_defaults(func=_config_export)
+    c = csub.add_parser("history", help="the configuration's versions: who changed what, when")
+    c.add_argument("--db", default=db_default)
+    c.add_argument("--limit", type=int, default=50)
+    c.set_defaults(func=_config_history)
+
+    p = sub.add_parser("devices", help="thiết bị / enrol, list and revoke devices")
+    dsub = p.add_subparsers(dest="devices_command", required=True)
+    d = dsub.add_parser("add", help="enrol a device: its own secret, shown once (and as a QR)")
+    d.add_argument("role", choices=("kiosk", "counter", "display", "rating", "admin"))
+    d.add_argument("name", help="the device's name, e.g. sanh-1 (letters, digits, . _ -)")
+    d.add_argument("--counter", type=int, help="the counter a console or rating pad sits at")
+    d.add_argument("--url", help="the address devices reach the server at (default: the one "
+                                 "the server last announced)")
+    d.add_argument("--no-qr", action="store_true", help="do not draw the QR code")
+    d.add_argument("--db", default=db_default)
+    d.set_defaults(func=_devices_add)
+    d = dsub.add_parser("list", help="every device, its last connection and address")
+    d.add_argument("--db", default=db_default)
+    d.set_defaults(func=_devices_list)
+    d = dsub.add_parser("revoke", help="refuse a device from now on (also its open connection)")
+    d.add_argument("name")
+    d.add_argument("--reason", help="why (kept in the event log)")
+    d.add_argument("--db", default=db_default)
+    d.set_defaults(func=_devices_revoke)
+
+    p = sub.add_parser("managers", help="tài khoản quản lý / managers' accounts")
+    msub = p.add_subparsers(dest="manager_command", required=True)
+    m = msub.add_parser("add", help="a manager account (ID and password)")
+    m.add_argument("id")
+    m.add_argument("--name", help="the manager's full name")
+    m.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    m.add_argument("--db", default=db_default)
+    m.set_defaults(func=_managers_add)
+    m = msub.add_parser("list", help="every manager account")
+    m.add_argument("--db", default=db_default)
+    m.set_defaults(func=_managers_list)
+    for name, text in (("passwd", "set a new password"), ("disable", "refuse the account"),
+                       ("enable", "accept the account again")):
+        m = msub.add_parser(name, help=text)
+        m.add_argument("id")
+        if name == "passwd":
+            m.add_argument("--password-stdin", action="store_true")
+        m.add_argument("--db", default=db_default)
+        m.set_defaults(func=_managers_update)
+
+    p = sub.add_parser("tls", help="chứng chỉ / the center's certificates for wss")
+    tsub = p.add_subparsers(dest="tls_command", required=True)
+    t = tsub.add_parser("init", help="make a center CA (once) and a server certificate")
+    t.add_argument("--dir", default="tls", help="folder for the files (default tls/)")
+    t.add_argument("--host", action="append", required=True,
+                   help="an address devices use for the server (IP or name; repeat)")
+    t.add_argument("--name", default="motcua", help="the center's name in the certificates")
+    t.set_defaults(func=_tls_init)
 
     p = sub.add_parser(
         "tokens", help="in mã thiết bị / print the device tokens",
@@ -313,7 +601,7 @@ def _register_apps(sub: argparse._SubParsersAction) -> None:
 
     for module in ("motcua.kiosk.cli", "motcua.counter.cli", "motcua.display.cli",
                    "motcua.reports.cli", "motcua.sim.cli",
-                   "motcua.monitor.cli", "motcua.demo", "motcua.web.cli", "motcua.hub.cli"):
+                   "motcua.monitor.cli", "motcua.admin.cli", "motcua.demo", "motcua.web.cli", "motcua.hub.cli"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as e:

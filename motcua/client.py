@@ -117,6 +117,10 @@ class CenterState:
             self.departments[d["code"]] = d
         if ev.raw.get("totals"):
             self.totals = ev.raw["totals"]
+        if ev.type == "config_changed" and isinstance(ev.raw.get("center"), dict):
+            # A live change (a department closed, the notice…): the whole
+            # public configuration, as a welcome would give it.
+            self.center = ev.raw["center"]
         if ev.type == "ticket_called" and ev.ticket is not None:
             t = ev.ticket
             call = {"ticket_id": t["id"], "number": t["number"], "counter": t["counter"],
@@ -157,8 +161,14 @@ class MotcuaClient:
 
     def __init__(self, url: str, role: str, device: str, token: str, counter: int | None = None,
                  *, on_event: Callback | None = None, on_status: Callback | None = None,
-                 on_welcome: Callback | None = None, open_timeout: float = 5.0) -> None:
+                 on_welcome: Callback | None = None, open_timeout: float = 5.0,
+                 fingerprint: str | None = None, ca: str | None = None) -> None:
+        """``fingerprint`` pins the server's certificate (``wss://``; given at
+        enrolment), ``ca`` trusts the center's CA file instead (see
+        :mod:`motcua.tls`)."""
         self.url = url
+        self.fingerprint = fingerprint
+        self.ca = ca
         self.role = role
         self.device = device
         self.token = token
@@ -173,6 +183,9 @@ class MotcuaClient:
         #: reply); sent in every hello so a reconnect resumes the login.
         self.session: str | None = None
         self.connected = False
+        #: The last welcome's fields (its ``device`` is the name the server
+        #: proved; ``manager``, ``demo``…), without the center and snapshot.
+        self.welcome: dict[str, Any] = {}
         self.auth_error: AuthError | None = None
         self._ws: ClientConnection | None = None
         self._ids = itertools.count(1)
@@ -220,10 +233,16 @@ class MotcuaClient:
 
     async def run(self) -> None:
         """Connect and reconnect forever (until closed or refused)."""
+        options: dict[str, Any] = {}
+        if self.url.startswith("wss://"):
+            from .tls import client_context
+
+            options["ssl"] = client_context(self.fingerprint, self.ca)
         try:
             async for ws in connect(self.url, open_timeout=self.open_timeout,
                                     max_size=2**22, ping_interval=10, ping_timeout=10,
-                                    compression=None, reconnect_delays=_reconnect_delays):
+                                    compression=None, reconnect_delays=_reconnect_delays,
+                                    **options):
                 try:
                     await self._session(ws)
                 except ConnectionClosed:
@@ -242,6 +261,17 @@ class MotcuaClient:
             self._set_connected(False)
 
     async def _session(self, ws: ClientConnection) -> None:
+        if self.fingerprint and self.url.startswith("wss://"):
+            from .tls import check_pinned, peer_fingerprint
+
+            if not check_pinned(ws.transport, self.fingerprint):
+                # Not our server's certificate: it gets no hello, no secret.
+                seen = peer_fingerprint(ws.transport) or "?"
+                raise AuthError(ServerError(
+                    "tls_mismatch",
+                    f"Chứng chỉ máy chủ không khớp (SHA-256 {seen[:16]}…); không gửi gì.",
+                    f"The server's certificate does not match the pinned one (SHA-256 "
+                    f"{seen[:16]}…); nothing was sent."))
         hello: dict[str, Any] = {"type": "hello", "role": self.role, "device": self.device,
                                  "token": self.token, "protocol": PROTOCOL_VERSION}
         if self.counter is not None:
@@ -255,6 +285,7 @@ class MotcuaClient:
                                         first.get("message_en", "")))
         if first["type"] != "welcome":
             raise ConnectionClosed(None, None)
+        self.welcome = {k: v for k, v in first.items() if k not in ("center", "snapshot")}
         self.state.center = first["center"]
         self.state.load(first["snapshot"])
         server_time = first.get("server_time")
@@ -307,6 +338,10 @@ class MotcuaClient:
 
     def _receive(self, msg: dict[str, Any]) -> None:
         kind = msg["type"]
+        if kind == "error" and msg.get("code") == "device_revoked":
+            # Revoked while connected: the server closes; never come back.
+            raise AuthError(ServerError(msg["code"], msg.get("message", ""),
+                                        msg.get("message_en", ""), msg.get("params")))
         if kind in ("reply", "error") and "re" in msg:
             fut = self._pending.pop(msg["re"], None)
             if fut is not None and not fut.done():
@@ -374,9 +409,9 @@ class MotcuaClient:
         try:
             await ws.send(encode({"type": type_, "id": rid, **fields}), text=True)
             reply = await asyncio.wait_for(fut, timeout)
-            if type_ == "login" and reply.get("session"):
+            if type_ in ("login", "manager_login") and reply.get("session"):
                 self.session = reply["session"]
-            elif type_ == "logout" and self.role == "counter":
+            elif (type_ == "logout" and self.role == "counter") or type_ == "manager_logout":
                 self.session = None
             return reply
         except ConnectionClosed:
@@ -386,9 +421,10 @@ class MotcuaClient:
 
 
 async def connect_once(url: str, role: str, device: str, token: str,
-                       counter: int | None = None, timeout: float = 5.0) -> MotcuaClient:
+                       counter: int | None = None, timeout: float = 5.0,
+                       **options: Any) -> MotcuaClient:
     """Start a client and wait until it is connected (for scripts and tests)."""
-    client = MotcuaClient(url, role, device, token, counter)
+    client = MotcuaClient(url, role, device, token, counter, **options)
     client.start()
     try:
         await client.wait_ready(timeout)

@@ -52,6 +52,9 @@ ERROR_MESSAGES: dict[str, tuple[str, str]] = {
     "bad_phone": ("Số điện thoại không hợp lệ (ví dụ 0912 345 678).", "Not a valid phone number (e.g. 0912 345 678)."),
     "notify_unavailable": ("Trung tâm chưa bật dịch vụ nhắn tin.", "This center does not send messages."),
     "notify_limit": ("Đã đổi số điện thoại quá nhiều lần cho số thứ tự này.", "The phone number was changed too often for this ticket."),
+    "device_revoked": ("Thiết bị {device} đã bị thu hồi; hãy xin quản lý cấp lại.", "Device {device} has been revoked; ask a manager to enrol it again."),
+    "wrong_counter": ("Thiết bị {device} được đăng ký cho quầy {counter}.", "Device {device} is enrolled for counter {counter}."),
+    "manager_required": ("Cần quản lý đăng nhập (mã và mật khẩu) để làm việc này.", "A manager must log in (ID and password) to do this."),
 }
 
 
@@ -87,6 +90,9 @@ PRINTER_PROBLEMS = ("offline", "paper_out", "paper_low", "cover_open", "timeout"
 
 STAFF = frozenset({"counter", "admin"})
 ANY = frozenset(ROLES)
+ADMIN = frozenset({"admin"})
+#: The roles a device can be enrolled for (``enrol_device.role``).
+DEVICE_ROLES = ROLES
 
 #: command -> (roles that may send it, its fields)
 COMMANDS: dict[str, tuple[frozenset[str], dict[str, Field]]] = {
@@ -110,7 +116,7 @@ COMMANDS: dict[str, tuple[frozenset[str], dict[str, Field]]] = {
     }),
     "login": (STAFF, {"officer": _f(str, required=True, max_len=40),
                       "pin": _f(str, required=True, max_len=40), "counter": _f(int)}),
-    "logout": (STAFF, {"counter": _f(int)}),
+    "logout": (STAFF, {"counter": _f(int), "reason": _f(str)}),
     "pause": (STAFF, {"reason": _f(str, required=True), "counter": _f(int)}),
     "resume": (STAFF, {"counter": _f(int)}),
     "call_next": (STAFF, {"counter": _f(int)}),
@@ -119,7 +125,8 @@ COMMANDS: dict[str, tuple[frozenset[str], dict[str, Field]]] = {
     "start": (STAFF, {"counter": _f(int)}),
     "finish": (STAFF, {"counter": _f(int)}),
     "no_show": (STAFF, {"counter": _f(int)}),
-    "requeue": (STAFF, {"number": _f(str, required=True, max_len=8), "counter": _f(int)}),
+    "requeue": (STAFF, {"number": _f(str, required=True, max_len=8), "counter": _f(int),
+                        "reason": _f(str)}),
     "transfer": (STAFF, {"department": _f(str, required=True, max_len=20),
                          "procedure": _f(str, max_len=40), "note": _f(str, max_len=500),
                          "counter": _f(int)}),
@@ -138,7 +145,44 @@ COMMANDS: dict[str, tuple[frozenset[str], dict[str, Field]]] = {
         "reason": _f(str, max_len=40),
         "request_id": _f(str, required=True, max_len=80),
     }),
+    # The officer's own PIN, at the console that holds the officer's login.
+    "change_pin": (frozenset({"counter"}), {"old_pin": _f(str, required=True, max_len=40),
+                                            "new_pin": _f(str, required=True, max_len=40)}),
+    # Administration: an admin device with a manager logged in (except the login).
+    "manager_login": (ADMIN, {"manager": _f(str, required=True, max_len=40),
+                              "password": _f(str, required=True, max_len=200)}),
+    "manager_logout": (ADMIN, {}),
+    "list_devices": (ADMIN, {}),
+    "enrol_device": (ADMIN, {"role": _f(str, required=True, max_len=20, choices=DEVICE_ROLES),
+                             "name": _f(str, required=True, max_len=40), "counter": _f(int)}),
+    "revoke_device": (ADMIN, {"name": _f(str, required=True, max_len=40), "reason": _f(str)}),
+    "list_officers": (ADMIN, {}),
+    "add_officer": (ADMIN, {"officer": _f(str, required=True, max_len=40),
+                            "name": _f(str, required=True, max_len=80),
+                            "pin": _f(str, required=True, max_len=40), "counters": _f(list),
+                            "reason": _f(str)}),
+    "update_officer": (ADMIN, {"officer": _f(str, required=True, max_len=40),
+                               "name": _f(str, max_len=80), "disabled": _f(bool),
+                               "counters": _f(list), "reason": _f(str)}),
+    "reset_pin": (ADMIN, {"officer": _f(str, required=True, max_len=40),
+                          "pin": _f(str, required=True, max_len=40), "reason": _f(str)}),
+    "close_department": (ADMIN, {"department": _f(str, required=True, max_len=20),
+                                 "until": _f(str, max_len=20), "reason": _f(str)}),
+    "open_department": (ADMIN, {"department": _f(str, required=True, max_len=20),
+                                "reason": _f(str)}),
+    "set_daily_cap": (ADMIN, {"department": _f(str, required=True, max_len=20),
+                              "cap": _f(int, required=True), "reason": _f(str)}),
+    "set_counter_departments": (ADMIN, {"counter": _f(int, required=True),
+                                        "departments": _f(list, required=True),
+                                        "reason": _f(str)}),
+    "set_notice": (ADMIN, {"notice": _f(str, required=True, max_len=500),
+                           "notice_en": _f(str, max_len=500), "reason": _f(str)}),
+    "config_history": (ADMIN, {"limit": _f(int)}),
 }
+
+#: Administration commands that need a manager logged in over the connection.
+MANAGER_COMMANDS = frozenset(k for k, (roles, _) in COMMANDS.items()
+                             if roles == ADMIN and k != "manager_login")
 
 #: What a citizen's page may send: read its own ticket, leave the queue, ask
 #: for (or stop) messages. Least privilege: nothing else, and only for the
@@ -182,6 +226,10 @@ AUDIENCE: dict[str, frozenset[str]] = {
     "login_locked": frozenset({"admin"}),
     "voice_fault": frozenset({"admin"}),
     "voice_ok": frozenset({"admin"}),
+    "config_changed": ANY,
+    "officer_pin_changed": frozenset({"admin"}),
+    "device_enrolled": frozenset({"admin"}),
+    "device_revoked": frozenset({"admin"}),
 }
 
 #: Events that concern one counter: rating pads hear only their own counter's.

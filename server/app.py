@@ -11,12 +11,13 @@ import asyncio
 import dataclasses
 import errno
 import hashlib
+import hmac
 import logging
 import secrets
 import socket
 import time as _time
 from collections import defaultdict
-from datetime import datetime, time, timezone
+from datetime import datetime, timezone
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from motcua.protocol import (
     AUDIENCE,
     CITIZEN,
     ERROR_MESSAGES,
+    MANAGER_COMMANDS,
     MAX_FRAME_BYTES,
     PER_COUNTER,
     PROTOCOL_VERSION,
@@ -39,21 +41,31 @@ from motcua.protocol import (
     check_voice_status,
     decode,
     encode,
+    encode_text,
     error,
     reply_id,
 )
 
 from motcua.web.live import CitizenWeb
 
-from .config import WEEKDAYS, CenterConfig, hash_pin, verify_pin
+from . import admin_store
+from .accounts import Managers, pin_problem, verify_password
+from .config import CenterConfig, hash_pin, verify_pin
 from .core import Clock, Outcome, QueueCore, QueueError
+from .devices import DeviceError, Devices, enrolment_code
+from .live_config import LiveConfig, always_open
 from .lockout import LoginLimiter
-from .storage import DatabaseUnusable, StorageError, Store, Superseded, rows_for, ticket_views
+from .storage import DatabaseUnusable, Rows, StorageError, Store, Superseded, rows_for, ticket_views
 from .strings import START, both, pair
 
 log = logging.getLogger("motcua.server")
 
 HELLO_TIMEOUT = 10.0
+#: How often the file is checked for devices and managers changed by another
+#: process (the command line).
+WATCH_SECONDS = 1.0
+#: A manager's login lasts this long (then the admin app asks again).
+MANAGER_LOGIN_SECONDS = 12 * 3600
 TICK_SECONDS = 15.0
 #: How often, at most, each role hears a coalesced queue_changed. Officers
 #: pick from their queue, so theirs is quick; a kiosk's "N people waiting"
@@ -79,6 +91,10 @@ SUPERSEDED_RETRIES = 3
 # Spent on unknown officer IDs too, so a wrong ID and a wrong PIN look alike.
 _DUMMY_HASH = hash_pin("0000", "motcua-dummy")
 
+#: Hello refusals that close with 4001: the device's identity is refused
+#: (the shared client stops instead of retrying).
+_IDENTITY_ERRORS = {"bad_token", "device_revoked", "wrong_counter"}
+
 # Commands that act on "this counter" (the device's own, or an admin's pick).
 _COUNTER_COMMANDS = {"login", "logout", "pause", "resume", "call_next", "call_ticket",
                      "recall", "start", "finish", "no_show", "transfer", "waiting_list",
@@ -86,6 +102,8 @@ _COUNTER_COMMANDS = {"login", "logout", "pause", "resume", "call_next", "call_ti
 # Commands done in the name of the officer logged in at the counter: a counter
 # device may send them only over the login session it made (or resumed).
 _OFFICER_COMMANDS = (_COUNTER_COMMANDS - {"login", "waiting_list"}) | {"requeue", "cancel"}
+# What an admin device may do without a manager logged in: read (the monitor).
+_READ_COMMANDS = {"ping", "snapshot", "waiting_list", "officer_stats"}
 
 
 def reclaim_memory() -> None:
@@ -124,11 +142,7 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def always_open(config: CenterConfig) -> CenterConfig:
-    """The same center with hours lifted (demos, benchmarks, tests): open
-    to the last microsecond of the day (23:59:59 would refuse 23:59:59.5)."""
-    return dataclasses.replace(config, opens=time(0, 0), closes=time.max,
-                               last_ticket=time.max, open_days=WEEKDAYS)
+__all__ = ["MotcuaServer", "always_open", "utc_now", "session_digest"]
 
 
 @dataclasses.dataclass(eq=False)
@@ -142,6 +156,13 @@ class Session:
     source: str = ""  # the peer's address: what lock-outs count by
     #: Digest of the login session this connection holds at its counter.
     login: str | None = None
+    #: The device's name was proven by its own secret (an enrolled device),
+    #: not merely claimed (a shared demo token).
+    proven: bool = False
+    #: The manager logged in over this (admin) connection, and the digest of
+    #: that login's secret.
+    manager: str | None = None
+    manager_login: str | None = None
 
     @property
     def stream(self) -> str:
@@ -154,14 +175,36 @@ class MotcuaServer:
 
     def __init__(self, config: CenterConfig, db_path: str | Path, host: str = "127.0.0.1",
                  port: int = 8765, clock: Clock = utc_now, public_url: str | None = None,
-                 hub: str | None = None) -> None:
-        self.config = config
+                 hub: str | None = None, *, demo: bool | None = None,
+                 ignore_hours: bool = False, prefer_file: bool = False,
+                 tls: Any = None, tls_fingerprint: str | None = None) -> None:
+        """``config`` is the center file's configuration; the database's
+        stored configuration wins over it unless ``prefer_file`` (see
+        :meth:`start`). ``demo`` (default: the built-in sample center)
+        accepts the shared per-role tokens of ``[devices]``; ``tls`` is an
+        ``ssl.SSLContext`` (wss)."""
+        self.file_config = config
+        self.demo = config.demo if demo is None else demo
+        self.ignore_hours = ignore_hours
+        self.prefer_file = prefer_file
+        self.tls = tls
+        self.tls_fingerprint = tls_fingerprint
         self.host = host
         self.port = port
         self.clock = clock
         self.store = Store(db_path)
-        self._public = config.public()  # the config is frozen: build once, not per welcome
-        self.core = QueueCore(config, clock)
+        self.core = QueueCore(self._live_from_file().config(), clock)
+        self._public = self.core.config.public()  # rebuilt only when the configuration changes
+        #: Which configuration won at start, when the file and the database
+        #: differ (the command line prints it).
+        self.config_notice: str | None = None
+        self.devices = Devices()
+        self.managers = Managers()
+        #: Digest of a manager login's secret -> (manager ID, expiry).
+        self.manager_logins: dict[str, tuple[str, float]] = {}
+        self.manager_limiter = LoginLimiter()
+        self._data_version: int | None = None
+        self._watch_task: asyncio.Task | None = None
         # Connections per event stream (see Session.stream) and their numbering.
         self.conns: dict[str, set[ServerConnection]] = defaultdict(set)
         self.seq: dict[str, int] = defaultdict(int)
@@ -185,6 +228,27 @@ class MotcuaServer:
         self.hub_url = hub or config.hub.url
         self.shipper: Any = None
 
+    @property
+    def config(self) -> CenterConfig:
+        """The configuration in force (changes live)."""
+        return self.core.config
+
+    def _live_from_file(self) -> LiveConfig:
+        live = LiveConfig.of(self.file_config)
+        return dataclasses.replace(live, ignore_hours=self.ignore_hours, demo=self.demo)
+
+    @property
+    def scheme(self) -> str:
+        return "wss" if self.tls is not None else "ws"
+
+    @property
+    def device_url(self) -> str:
+        """The address devices connect to (in enrolment codes)."""
+        base = self.web.base_url if hasattr(self, "web") else ""
+        if base.startswith(("http://", "https://")):
+            return ("wss://" if base.startswith("https://") else "ws://") + base.split("://", 1)[1]
+        return f"{self.scheme}://{self.host}:{self.port}"
+
     # --- lifecycle ------------------------------------------------------
 
     async def start(self) -> None:
@@ -201,7 +265,14 @@ class MotcuaServer:
                 await self.store.open()
             except DatabaseUnusable as e:
                 raise StartError(e.message, e.message_en) from e
-            await self.store.load(self.core)
+            live = await self._choose_config()
+            self._data_version = await self._file_version()
+            await self._load_accounts()
+            core = QueueCore(live.config(), self.clock)
+            core.live = live
+            await self.store.load(core)
+            self.core = core
+            self._public = core.config.public()
             await self._apply("tick")
             await self.web.open()
             self._server = await self._listen()
@@ -209,7 +280,12 @@ class MotcuaServer:
             await self.stop()
             raise
         self.port = self._server.sockets[0].getsockname()[1]
+        # For `motcua devices add` beside this server: the address and the
+        # certificate fingerprint its enrolment codes give devices.
+        await self.store.write(Rows(meta=[("tls.fingerprint", encode_text(self.tls_fingerprint)),
+                                          ("server.url", encode_text(self.device_url))]))
         self._tick_task = asyncio.create_task(self._ticker(), name="motcua-tick")
+        self._watch_task = asyncio.create_task(self._watch_file(), name="motcua-watch")
         if self.hub_url:
             from motcua.hub.shipper import Shipper
 
@@ -226,7 +302,7 @@ class MotcuaServer:
                 max_size=MAX_FRAME_BYTES, ping_interval=20, ping_timeout=20,
                 # Messages are small and the network is a LAN; per-connection
                 # deflate would cost more CPU than 500 displays' bandwidth saves.
-                compression=None,
+                compression=None, ssl=self.tls,
             )
         except socket.gaierror as e:
             raise StartError.of("bad_host", host=self.host) from e
@@ -239,11 +315,132 @@ class MotcuaServer:
             if e.errno == errno.EACCES:
                 raise StartError.of("port_denied", **where) from e
             raise StartError.of("listen_failed", reason=e.strerror or e, **where) from e
+    async def _choose_config(self) -> LiveConfig:
+        """The configuration to run on: the database's latest version, or
+        the center file's when the database has none yet (stored as version
+        1) or ``prefer_file`` is set (stored as a new version). When both
+        exist and differ, the database wins and :attr:`config_notice` says
+        so."""
+        assert self.store.db is not None
+        stored, at, by = await admin_store.load_config(self.store.db)
+        mine = self._live_from_file()
+        source = self.file_config.name if not self.file_config.demo else "sample"
+        now = self.clock().timestamp()
+        if stored is not None:
+            stored = dataclasses.replace(stored, ignore_hours=self.ignore_hours, demo=self.demo)
+            if stored.same(mine):
+                return stored
+            if not self.prefer_file:
+                when = datetime.fromtimestamp(at or 0, self.file_config.tz)
+                base = await admin_store.last_file_version(self.store.db)
+                v = stored.version
+                if base is not None and base.doc == mine.doc:
+                    self.config_notice = (
+                        f"giữ các thay đổi trực tiếp (phiên bản {base.version + 1}–{v}); tệp "
+                        f"cấu hình không đổi từ phiên bản {base.version} / live changes "
+                        f"(versions {base.version + 1}–{v}, the last {when:%Y-%m-%d %H:%M}"
+                        f"{' by ' + by if by else ''}) are kept over the center file, which "
+                        f"is unchanged since version {base.version}")
+                else:
+                    self.config_notice = (
+                        f"TỆP CẤU HÌNH BỊ BỎ QUA: cấu hình trong cơ sở dữ liệu (phiên bản {v}, "
+                        f"{when:%d/%m/%Y %H:%M}{', ' + by if by else ''}) được dùng / THE CENTER "
+                        f"FILE IS IGNORED: it differs from the database's configuration (version "
+                        f"{v}, {when:%Y-%m-%d %H:%M}{', by ' + by if by else ''}), which wins. "
+                        "`motcua config export` writes the stored one; `serve --from-file` "
+                        "stores the file as a new version")
+                log.warning("%s", self.config_notice)
+                try:
+                    stored.config()
+                except Exception:
+                    log.exception("the stored configuration no longer loads; using the file")
+                else:
+                    return stored
+        version = (stored.version if stored is not None else 0) + 1
+        live = dataclasses.replace(mine, version=version)
+        change = {"kind": "file", "source": source}
+        rows = Rows(extra=admin_store.version_rows(live, now, "file", None, change)
+                    + admin_store.pin_rows(live.pins, live.pins, now))
+        await self.store.write(rows)
+        if stored is not None:
+            log.warning("the center file replaces the stored configuration (now version %d)",
+                        version)
+        return live
+
+    async def _load_accounts(self) -> None:
+        """Devices and managers from the database (at start, after a storage
+        error, and when another process changed the file)."""
+        assert self.store.db is not None
+        devices = await admin_store.load_devices(self.store.db)
+        seen = {d.name: d for d in self.devices.by_name.values() if d.last_seen}
+        fresh = Devices(devices)
+        for name, d in seen.items():  # connections not yet written
+            now = fresh.get(name)
+            if now is not None and (now.last_seen or 0) < (d.last_seen or 0):
+                fresh.seen(name, d.last_seen or 0, d.last_address)
+        self.devices = fresh
+        self.managers = Managers(await admin_store.load_managers(self.store.db))
+        for digest, (manager, _until) in list(self.manager_logins.items()):
+            m = self.managers.get(manager)
+            if m is None or m.disabled:
+                self.manager_logins.pop(digest, None)
+        for s in list(self.sessions.values()):
+            if s.proven:
+                d = self.devices.get(s.device)
+                if d is None or d.revoked:
+                    self._drop(s, "device_revoked")
+            if s.manager is not None and s.manager_login not in self.manager_logins:
+                s.manager = s.manager_login = None
+
+    async def _file_version(self) -> int | None:
+        db = self.store.db
+        if db is None:
+            return None
+        async with db.execute("PRAGMA data_version") as cur:
+            (version,) = await cur.fetchone()
+        return int(version)
+
+    async def _watch_file(self) -> None:
+        """Notice, within a second, devices and managers changed by another
+        process on the same file (``motcua devices revoke`` beside a running
+        server): SQLite's ``data_version`` moves only for other connections'
+        commits."""
+        while True:
+            await asyncio.sleep(WATCH_SECONDS)
+            try:
+                if self.store.failed:
+                    continue
+                version = await self._file_version()
+                if version is not None and version != self._data_version:
+                    await self.store.barrier()  # our own changes first
+                    await self._load_accounts()
+                    self._data_version = version
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("checking the database for outside changes failed")
+
+    def _drop(self, s: Session, code: str) -> None:
+        """End a connection at once with an error (a revoked device)."""
+        self.sessions.pop(s.ws, None)
+        self.conns[s.stream].discard(s.ws)
+        e = ProtocolError(code, device=s.device)
+        log.warning("closing %s %s: %s", s.role, s.device, code)
+        asyncio.ensure_future(self._refuse(s.ws, e, 4001))
+
+    def _persist_seen(self) -> None:
+        """Write devices' last connections (kept in memory between ticks)."""
+        seen = self.devices.take_seen()
+        if seen and not self.store.failed:
+            self.store.write(Rows(extra=[(admin_store.SQL_DEVICE_SEEN,
+                                          (d.last_seen, d.last_address, d.name)) for d in seen]))
 
     async def stop(self) -> None:
         """Stop listening, close connections, flush and close the database."""
         if self._tick_task:
             self._tick_task.cancel()
+        if self._watch_task:
+            self._watch_task.cancel()
         if self.shipper is not None:
             await self.shipper.stop()
             self._tick_task = None
@@ -263,6 +460,7 @@ class MotcuaServer:
             await asyncio.sleep(TICK_SECONDS)
             try:
                 await self._apply("tick")
+                self._persist_seen()
             except Exception:
                 log.exception("tick failed")
             # After a burst of connections has gone (a reconnect storm, or a
@@ -367,6 +565,8 @@ class MotcuaServer:
             return
         try:
             async for raw in ws:
+                if self.sessions.get(ws) is not session:
+                    break  # dropped (a revoked device): read nothing more
                 reply = await self._handle(session, raw)
                 if reply is not None:
                     await ws.send(encode(reply), text=True)
@@ -395,9 +595,7 @@ class MotcuaServer:
             role = hello["role"]
             if role == CITIZEN:
                 return self.web.admit(ws, hello)  # the token is a ticket's link secret
-            if self.config.tokens.get(role) != hello["token"]:
-                raise ProtocolError("bad_token", role=role)
-            counter = hello.get("counter")
+            name, proven, counter = self._identify(role, hello)
             if role in ("counter", "rating"):
                 if counter is None or self.config.counter(counter) is None:
                     raise QueueError("unknown_counter", counter=counter)
@@ -405,15 +603,17 @@ class MotcuaServer:
                 counter = None
         except (ProtocolError, QueueError) as e:
             log.warning("refused hello from %s: %s", ws.remote_address, e.code)
-            await self._refuse(ws, e, 4001 if e.code == "bad_token" else 1008)
+            await self._refuse(ws, e, 4001 if e.code in _IDENTITY_ERRORS else 1008)
             return None
         except Exception:
             log.exception("unexpected error in a hello from %s", ws.remote_address)
             await ws.close(1011, "internal")
             return None
         peer = ws.remote_address
-        session = Session(ws, role, hello["device"], counter,
-                          source=str(peer[0]) if peer else "")
+        session = Session(ws, role, name, counter, source=str(peer[0]) if peer else "",
+                          proven=proven)
+        if proven:
+            self.devices.seen(name, self.clock().timestamp(), session.source)
         resumed = False
         if role == "counter" and hello.get("session"):
             # A console back after a network blip or a server restart: the
@@ -421,6 +621,13 @@ class MotcuaServer:
             digest = session_digest(hello["session"])
             resumed = self.core.counters[counter].session == digest
             session.login = digest if resumed else None
+        elif role == "admin" and hello.get("session"):
+            # The admin app back after a blip: its manager stays logged in.
+            digest = session_digest(hello["session"])
+            held = self.manager_logins.get(digest)
+            if held is not None and held[1] > self.clock().timestamp():
+                resumed = True
+                session.manager, session.manager_login = held[0], digest
         self._limit_send_buffer(ws)
         # Snapshot, its seq and registration in one synchronous step, written
         # with broadcast() (no await): no event can slip in between.
@@ -430,13 +637,41 @@ class MotcuaServer:
             "device": session.device, "counter": counter, "server_time": self.clock().timestamp(),
             "seq": self.seq[stream], "center": self._public, "snapshot": self.core.snapshot(),
         }
-        if role == "counter":
+        if role == "counter" or (role == "admin" and hello.get("session")):
             welcome["session_resumed"] = resumed
+        if role == "admin":
+            welcome["manager"] = session.manager
+        if self.demo:
+            welcome["demo"] = True
         broadcast([ws], encode(welcome), text=True)
         self.conns[stream].add(ws)
         self.sessions[ws] = session
         log.info("%s %s connected from %s", role, session.device, ws.remote_address)
         return session
+
+    def _identify(self, role: str, hello: dict[str, Any]) -> tuple[str, bool, int | None]:
+        """Who is saying hello: an enrolled device proven by its secret (its
+        enrolled name and counter count, not the hello's), or — in demo mode
+        only — any device showing the role's shared token (its name is only
+        claimed)."""
+        token = hello["token"]
+        counter = hello.get("counter")
+        device = self.devices.authenticate(token)
+        if device is not None:
+            if device.revoked:
+                raise ProtocolError("device_revoked", device=device.name)
+            if device.role != role:
+                raise ProtocolError("bad_token", role=role)
+            if device.counter is not None:
+                if counter is not None and counter != device.counter:
+                    raise ProtocolError("wrong_counter", device=device.name,
+                                        counter=device.counter)
+                counter = device.counter
+            return device.name, True, counter
+        expected = self.config.tokens.get(role) if self.demo else None
+        if expected and hmac.compare_digest(expected.encode(), token.encode()):
+            return hello["device"], False, counter
+        raise ProtocolError("bad_token", role=role)
 
     @staticmethod
     def _limit_send_buffer(ws: ServerConnection) -> None:
@@ -486,7 +721,22 @@ class MotcuaServer:
             counter = args["counter"]
         if kind in _OFFICER_COMMANDS and s.role == "counter":
             self._check_login(s, counter)
+        if s.role == "admin":
+            if s.manager is not None and self._manager_expired(s):
+                s.manager = s.manager_login = None
+            if kind in MANAGER_COMMANDS or (not self.demo and kind not in _READ_COMMANDS
+                                            and kind != "manager_login"):
+                # Every admin action is recorded with the manager who did it;
+                # the demo's shared admin token alone may still act.
+                if s.manager is None:
+                    raise ProtocolError("manager_required")
+            if kind in MANAGER_COMMANDS or kind == "manager_login":
+                return await self._administer(s, kind, args)
+        if kind == "change_pin":
+            return await self._change_pin(s, args["old_pin"], args["new_pin"])
         dev = s.device
+        tag = {"reason": args["reason"]} if kind in ("logout", "requeue") and args.get(
+            "reason") and s.role == "admin" else None
         if kind == "issue":
             out = await self._apply("issue", s, department=args["department"],
                                     procedure=args.get("procedure"),
@@ -507,7 +757,8 @@ class MotcuaServer:
                                     procedure=args.get("procedure"), note=args.get("note"),
                                     device=dev)
         elif kind == "requeue":
-            out = await self._apply("requeue", s, number=args["number"], counter=counter, device=dev)
+            out = await self._apply("requeue", s, number=args["number"], counter=counter,
+                                    device=dev, tag=tag)
         elif kind == "cancel":
             out = await self._apply("cancel", s, number=args["number"], counter=counter,
                                     reason=args.get("reason"), device=dev)
@@ -531,7 +782,9 @@ class MotcuaServer:
             if cfg is None:
                 raise QueueError("unknown_counter", counter=counter)
             return {"tickets": self.core.waiting_tickets(cfg.departments)}
-        else:  # logout, resume, call_next, recall, start, finish, no_show
+        elif kind == "logout":
+            out = await self._apply(kind, s, counter=counter, device=dev, tag=tag)
+        else:  # resume, call_next, recall, start, finish, no_show
             out = await self._apply(kind, s, counter=counter, device=dev)
         return out.result
 
@@ -562,6 +815,8 @@ class MotcuaServer:
         if locked is not None:
             raise ProtocolError("login_locked", minutes=max(1, -(-locked.retry_after // 60)))
         officer = self.config.officer(officer_id)
+        if officer is not None and officer.disabled:
+            officer = None  # as if unknown: the same answer, the same time
         ok = await asyncio.to_thread(
             verify_pin, pin, officer.pin_hash if officer else _DUMMY_HASH)
         if not ok or officer is None:
@@ -591,14 +846,180 @@ class MotcuaServer:
         except StorageError:
             log.warning("could not record a failed login of %s", who)
 
+    # --- administration -------------------------------------------------
+
+    def _manager_expired(self, s: Session) -> bool:
+        held = self.manager_logins.get(s.manager_login or "")
+        if held is None or held[1] <= self.clock().timestamp():
+            self.manager_logins.pop(s.manager_login or "", None)
+            return True
+        return False
+
+    async def _administer(self, s: Session, kind: str, args: dict[str, Any]) -> dict[str, Any]:
+        """The manager's commands (an admin device, a manager logged in)."""
+        by = s.manager
+        reason = args.get("reason")
+        if kind == "manager_login":
+            return await self._manager_login(s, args["manager"], args["password"])
+        if kind == "manager_logout":
+            self.manager_logins.pop(s.manager_login or "", None)
+            await self._apply("audit", s, kind="manager_logged_out", device=s.device, manager=by)
+            s.manager = s.manager_login = None
+            return {}
+        if kind == "list_devices":
+            return {"devices": self.devices.views(), "fingerprint": self.tls_fingerprint}
+        if kind == "enrol_device":
+            try:
+                device, secret = self.devices.enrol(args["role"], args["name"],
+                                                    self.clock().timestamp(), by,
+                                                    args.get("counter"))
+            except DeviceError as e:
+                raise QueueError(e.code, **e.params) from None
+            if device.counter is not None and self.config.counter(device.counter) is None:
+                self.devices.by_name.pop(device.name)
+                raise QueueError("unknown_counter", counter=device.counter)
+            await self._apply("audit", s, kind="device_enrolled", device=s.device,
+                              name=device.name, role=device.role, counter=device.counter,
+                              extra=admin_store.device_rows(device))
+            return {"device": device.view(), "secret": secret,
+                    "fingerprint": self.tls_fingerprint,
+                    "enrolment": enrolment_code(self.device_url, device, secret,
+                                                self.tls_fingerprint)}
+        if kind == "revoke_device":
+            try:
+                device = self.devices.revoke(args["name"], self.clock().timestamp(), by, reason)
+            except DeviceError as e:
+                raise QueueError(e.code, **e.params) from None
+            # Refused from now on (its hello), and its open connections now.
+            for other in list(self.sessions.values()):
+                if other.proven and other.device == device.name:
+                    self._drop(other, "device_revoked")
+            await self._apply("audit", s, kind="device_revoked", device=s.device,
+                              name=device.name, role=device.role, reason=device.revoke_reason,
+                              extra=admin_store.device_rows(device))
+            return {"device": device.view()}
+        if kind == "list_officers":
+            at = {st.officer: st.number for st in self.core.counters.values() if st.officer}
+            return {"officers": [{"id": o.id, "name": o.name, "disabled": o.disabled,
+                                  "counters": list(o.counters), "at_counter": at.get(o.id)}
+                                 for o in self.config.officers]}
+        if kind == "config_history":
+            assert self.store.db is not None
+            limit = max(1, min(200, args.get("limit") or 50))
+            return {"versions": await admin_store.history(self.store.db, limit),
+                    "version": self.core.live_config().version}
+        if kind == "reset_pin":
+            problem = pin_problem(args["pin"])
+            if problem:
+                raise QueueError("bad_value", field="pin", problem=problem)
+            if self.config.officer(args["officer"]) is None:
+                raise QueueError("no_such_officer", officer=args["officer"])
+            pin_hash = await asyncio.to_thread(hash_pin, args["pin"])
+            out = await self._apply("set_pin", s, officer=args["officer"], pin_hash=pin_hash,
+                                    by=by, device=s.device,
+                                    tag={"reason": reason} if reason else None)
+            return out.result
+        change: dict[str, Any]
+        if kind == "add_officer":
+            problem = pin_problem(args["pin"])
+            if problem:
+                raise QueueError("bad_value", field="pin", problem=problem)
+            change = {"kind": kind, "officer": args["officer"], "name": args["name"],
+                      "counters": args.get("counters"),
+                      "pin_hash": await asyncio.to_thread(hash_pin, args["pin"])}
+        elif kind == "update_officer":
+            change = {"kind": kind, **{k: args.get(k) for k in
+                                       ("officer", "name", "disabled", "counters")}}
+        elif kind == "close_department":
+            change = {"kind": kind, "department": args["department"], "until": args.get("until")}
+        elif kind == "open_department":
+            change = {"kind": kind, "department": args["department"]}
+        elif kind == "set_daily_cap":
+            change = {"kind": kind, "department": args["department"], "cap": args["cap"]}
+        elif kind == "set_counter_departments":
+            change = {"kind": kind, "counter": args["counter"], "departments": args["departments"]}
+        elif kind == "set_notice":
+            change = {"kind": kind, "notice": args["notice"], "notice_en": args.get("notice_en")}
+        else:  # pragma: no cover - the protocol lists every command
+            raise ProtocolError("unknown_type", type=kind)
+        out = await self._apply("configure", s, change=change, by=by, reason=reason,
+                                device=s.device)
+        return {**out.result, "center": self._public}
+
+    async def _manager_login(self, s: Session, manager_id: str, password: str) -> dict[str, Any]:
+        now = self.clock().timestamp()
+        locked = self.manager_limiter.check(manager_id, s.source, now)
+        if locked is not None:
+            raise ProtocolError("login_locked", minutes=max(1, -(-locked.retry_after // 60)))
+        m = self.managers.get(manager_id)
+        usable = m is not None and not m.disabled
+        ok = await asyncio.to_thread(verify_password, password,
+                                     m.password_hash if usable else None)  # type: ignore[union-attr]
+        if not ok or not usable:
+            locks = self.manager_limiter.failure(manager_id, s.source, now)
+            who = manager_id[:40]
+            try:
+                await self._apply("audit", s, kind="manager_login_failed", device=s.device,
+                                  manager=who, source=s.source)
+                for lock in locks:
+                    await self._apply("audit", s, kind="login_locked", device=s.device,
+                                      manager=lock.officer, source=lock.source, scope=lock.kind,
+                                      seconds=lock.seconds, failures=lock.failures)
+            except StorageError:
+                log.warning("could not record a failed manager login of %s", who)
+            raise QueueError("unknown_manager")
+        assert m is not None
+        self.manager_limiter.success(m.id, s.source, now)
+        secret = secrets.token_urlsafe(32)
+        digest = session_digest(secret)
+        self.manager_logins.pop(s.manager_login or "", None)
+        self.manager_logins[digest] = (m.id, now + MANAGER_LOGIN_SECONDS)
+        s.manager, s.manager_login = m.id, digest
+        await self._apply("audit", s, kind="manager_logged_in", device=s.device, manager=m.id,
+                          source=s.source)
+        return {"manager": m.view(), "session": secret}
+
+    async def _change_pin(self, s: Session, old_pin: str, new_pin: str) -> dict[str, Any]:
+        """An officer changes their own PIN at the console that holds their
+        login; the current PIN is required (and counted like a login)."""
+        assert s.counter is not None
+        self._check_login(s, s.counter)
+        state = self.core.counters.get(s.counter)
+        officer_id = state.officer if state is not None else None
+        if officer_id is None:
+            raise QueueError("not_logged_in", counter=s.counter)
+        now = self.clock().timestamp()
+        locked = self.limiter.check(officer_id, s.source, now)
+        if locked is not None:
+            raise ProtocolError("login_locked", minutes=max(1, -(-locked.retry_after // 60)))
+        officer = self.config.officer(officer_id)
+        assert officer is not None
+        if not await asyncio.to_thread(verify_pin, old_pin, officer.pin_hash):
+            await self._login_failed(s, s.counter, officer_id)
+            raise QueueError("wrong_pin")
+        self.limiter.success(officer_id, s.source, now)
+        problem = pin_problem(new_pin)
+        if problem:
+            raise QueueError("bad_value", field="new_pin", problem=problem)
+        if new_pin == old_pin:
+            raise QueueError("no_change")
+        pin_hash = await asyncio.to_thread(hash_pin, new_pin)
+        out = await self._apply("set_pin", s, officer=officer_id, pin_hash=pin_hash,
+                                by=officer_id, device=s.device, counter=s.counter)
+        return out.result
+
     # --- applying and persisting ----------------------------------------
 
-    async def _apply(self, command: str, origin: Session | None = None, **kwargs: Any) -> Outcome:
+    async def _apply(self, command: str, origin: Session | None = None, *,
+                     tag: dict[str, Any] | None = None,
+                     extra: list[tuple[str, tuple]] | None = None, **kwargs: Any) -> Outcome:
         """Apply a command to the core and persist what it did; answer only
-        once it is durable. ``origin`` is the connection it came from."""
+        once it is durable. ``origin`` is the connection it came from; its
+        manager (and ``tag``, e.g. a reason) is recorded in the command's
+        events; ``extra`` rows go into the same transaction."""
         for attempt in range(SUPERSEDED_RETRIES + 1):
             try:
-                return await self._apply_once(command, origin, kwargs)
+                return await self._apply_once(command, origin, kwargs, tag, extra)
             except Superseded:
                 # Another change in the same commit was refused by the file,
                 # and this one was built on it: never recorded, so apply it
@@ -609,7 +1030,8 @@ class MotcuaServer:
         raise AssertionError("unreachable")
 
     async def _apply_once(self, command: str, origin: Session | None,
-                          kwargs: dict[str, Any]) -> Outcome:
+                          kwargs: dict[str, Any], tag: dict[str, Any] | None = None,
+                          extra: list[tuple[str, tuple]] | None = None) -> Outcome:
         if self.store.failed:
             await self._recover()
         try:
@@ -622,17 +1044,35 @@ class MotcuaServer:
             # A bug left memory half-changed: stop writing and reload.
             self.store.mark_failed()
             raise
-        if out.changed:
-            await self._persist(out, origin)
+        manager = origin.manager if origin is not None else None
+        if manager is not None or tag:
+            for ev in out.events:
+                if ev.device is not None and ev.device == origin.device:  # type: ignore[union-attr]
+                    if manager is not None:
+                        ev.data.setdefault("by", manager)
+                    if tag:
+                        ev.data.update(tag)
+        if out.changed or extra:
+            await self._persist(out, origin, extra)
         else:
             # A repeat (same request_id) answers from memory: don't acknowledge
             # it before the original's commit is through.
             await self.store.barrier()
         return out
 
-    async def _persist(self, out: Outcome, origin: Session | None = None) -> None:
+    async def _persist(self, out: Outcome, origin: Session | None = None,
+                       extra: list[tuple[str, tuple]] | None = None) -> None:
+        if out.versions:
+            # Before the events are built: config_changed carries it, and
+            # every welcome from now on.
+            self._public = self.core.config.public()
         views = ticket_views(self.core, out)
         rows = rows_for(self.core, out, views)
+        if out.versions or out.pins:
+            rows.extra += admin_store.outcome_rows(out, self.clock().timestamp(),
+                                                   self.core.live_config().pins)
+        if extra:
+            rows.extra += extra
         messages = self._messages(out, views)
         counters = set(out.counters)
 
@@ -672,9 +1112,16 @@ class MotcuaServer:
                 await self.store.barrier()
             except StorageError:
                 pass  # expected: the store is failed; the queue is now empty
-            core = QueueCore(self.config, self.clock)
+            assert self.store.db is not None
+            live, _, _ = await admin_store.load_config(self.store.db)
+            live = dataclasses.replace(live or self._live_from_file(),
+                                       ignore_hours=self.ignore_hours, demo=self.demo)
+            core = QueueCore(live.config(), self.clock)
+            core.live = live
             await self.store.load(core)
             self.core = core
+            self._public = core.config.public()
+            await self._load_accounts()
             self.store.reset()
             log.warning("state reloaded from %s after a storage error", self.store.path)
 
@@ -712,6 +1159,8 @@ class MotcuaServer:
                 officer = self.config.officer(ev.officer)
                 msg["officer"] = ev.officer
                 msg["officer_name"] = officer.name if officer else None
+            if ev.type == "config_changed":
+                msg["center"] = self._public
             events.append((msg, streams))
         depts = {code: core.department_view(code) for code in out.departments
                  if code in core.waiting}

@@ -7,6 +7,7 @@ so that a center administrator can find and fix it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import re
@@ -81,6 +82,9 @@ class Department:
     daily_cap: int | None
     open: bool
     procedures: tuple[Procedure, ...]
+    #: When a department closed for today or until a time opens again by
+    #: itself (epoch seconds); None while open, or closed until opened.
+    reopen_at: float | None = None
 
     @property
     def typical_minutes(self) -> float:
@@ -102,6 +106,10 @@ class Officer:
     id: str
     name: str
     pin_hash: str
+    #: A disabled officer cannot log in (kept for the records of past days).
+    disabled: bool = False
+    #: The counters the officer usually works at (shown to managers).
+    counters: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -166,6 +174,9 @@ class CenterConfig:
     #: only the settings given, each kiosk's command line may override them.
     printer: dict[str, Any] = field(default_factory=dict)
     hub: HubSettings = field(default_factory=HubSettings)
+    #: The built-in sample center (or ``serve --demo``): the shared per-role
+    #: tokens of ``[devices]`` are accepted, device names are not proven.
+    demo: bool = False
 
     # Lookup tables built once; the dataclass stays frozen for callers.
     def __post_init__(self) -> None:
@@ -231,6 +242,7 @@ class CenterConfig:
                     "target_wait": d.target_wait,
                     "daily_cap": d.daily_cap,
                     "open": d.open,
+                    "reopen_at": d.reopen_at,
                     "procedures": [
                         {"code": p.code, "vi": p.vi, "en": p.en, "minutes": p.minutes,
                          "keywords": list(p.keywords)}
@@ -243,7 +255,8 @@ class CenterConfig:
                 {"number": c.number, "name": c.name, "departments": list(c.departments)}
                 for c in self.counters
             ],
-            "officers": [{"id": o.id, "name": o.name} for o in self.officers],
+            "officers": [{"id": o.id, "name": o.name, "disabled": o.disabled,
+                          "counters": list(o.counters)} for o in self.officers],
             "printer": dict(self.printer),
             "priority_groups": [
                 {"code": g.code, "vi": g.vi, "en": g.en} for g in self.priority_groups
@@ -295,7 +308,7 @@ def verify_pin(pin: str, pin_hash: str) -> bool:
 
 # --- loading and validation ----------------------------------------------
 
-_TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
 
 
 class _Checker:
@@ -342,7 +355,7 @@ class _Checker:
         if not m:
             self.err(f"{path}.{key}" if path else key, "bad_time", raw=repr(raw))
             return default
-        return time(int(m.group(1)), int(m.group(2)))
+        return time(int(m.group(1)), int(m.group(2)), int(m.group(3) or 0))
 
     def unknown(self, data: dict, allowed: set[str], path: str) -> None:
         for key in data:
@@ -473,7 +486,8 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
         if not isinstance(d, dict):
             c.err(p, "table")
             continue
-        c.unknown(d, {"code", "letter", "vi", "en", "target_wait", "daily_cap", "open", "procedures"}, p)
+        c.unknown(d, {"code", "letter", "vi", "en", "target_wait", "daily_cap", "open",
+                      "reopen_at", "procedures"}, p)
         code = c.text(d, "code", p)
         if code in dept_codes:
             c.err(f"{p}.code", "duplicate_department", code=repr(code))
@@ -517,11 +531,14 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
                                    float(minutes or 10), code,
                                    tuple(w.strip() for w in keywords
                                          if isinstance(w, str) and w.strip())))
+        is_open = bool(c.get(d, "open", p, bool, required=False, default=True))
+        reopen_at = _instant(c, d, "reopen_at", p)
+        if reopen_at is not None and is_open:
+            c.err(f"{p}.reopen_at", "reopen_only_closed")
         departments.append(Department(
             code, letter, c.text(d, "vi", p),
             c.text(d, "en", p, required=False, default=d.get("vi", "")),
-            float(target or 15), cap,
-            bool(c.get(d, "open", p, bool, required=False, default=True)), tuple(procs)))
+            float(target or 15), cap, is_open, tuple(procs), reopen_at))
 
     counters: list[Counter] = []
     numbers: set[int] = set()
@@ -560,7 +577,7 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
         if not isinstance(o, dict):
             c.err(p, "table")
             continue
-        c.unknown(o, {"id", "name", "pin_hash"}, p)
+        c.unknown(o, {"id", "name", "pin_hash", "disabled", "counters"}, p)
         oid = c.text(o, "id", p)
         if oid in ids:
             c.err(f"{p}.id", "duplicate_officer", id=repr(oid))
@@ -568,7 +585,14 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
         ph = c.text(o, "pin_hash", p)
         if ph and not ph.startswith("pbkdf2_sha256$"):
             c.err(f"{p}.pin_hash", "plain_pin")
-        officers.append(Officer(oid, c.text(o, "name", p), ph))
+        own = c.get(o, "counters", p, list, required=False, default=[]) or []
+        for j, n in enumerate(own):
+            if not isinstance(n, int) or isinstance(n, bool) or n not in numbers:
+                c.err(f"{p}.counters[{j}]", "unknown_counter", n=repr(n))
+        officers.append(Officer(oid, c.text(o, "name", p), ph,
+                                bool(c.get(o, "disabled", p, bool, required=False,
+                                           default=False)),
+                                tuple(n for n in own if isinstance(n, int))))
 
     printer = _printer_settings(c, c.get(data, "printer", "", dict, required=False,
                                          default={}) or {})
@@ -610,6 +634,23 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
     )
 
 
+def _instant(c: _Checker, data: dict, key: str, path: str) -> float | None:
+    """An optional moment: a TOML date-time with offset, or its ISO text."""
+    from datetime import datetime
+
+    raw = c.get(data, key, path, (str, datetime), required=False, default=None)
+    if raw is None:
+        return None
+    try:
+        moment = raw if isinstance(raw, datetime) else datetime.fromisoformat(raw)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        c.err(f"{path}.{key}", "bad_instant")
+        return None
+    return moment.timestamp()
+
+
 def _printer_settings(c: _Checker, raw: dict[str, Any]) -> dict[str, Any]:
     """The ``[printer]`` section: what every kiosk's printer is (cheap clones
     differ from Epson's in ways no program can ask them)."""
@@ -643,9 +684,11 @@ def _printer_settings(c: _Checker, raw: dict[str, Any]) -> dict[str, Any]:
 
 def load_config(path: str | Path | None = None) -> CenterConfig:
     """Load a center file, or the built-in sample center when ``path`` is None."""
+    demo = False
     if path is None:
         text = resources.files("motcua.server").joinpath("sample_center.toml").read_text("utf-8")
         source = "<built-in sample center>"
+        demo = True
     else:
         source = str(path)
         try:
@@ -656,4 +699,5 @@ def load_config(path: str | Path | None = None) -> CenterConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError([_problem("", "not_toml", reason=e)], source) from e
-    return parse_config(data, source)
+    config = parse_config(data, source)
+    return dataclasses.replace(config, demo=True) if demo else config

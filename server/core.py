@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable
 from motcua.protocol import PRINTER_PROBLEMS
 
 from .config import SIPAS_CRITERIA, WEEKDAYS, CenterConfig
+from .live_config import ChangeError, LiveConfig, due_reopenings, next_reopening
 
 Clock = Callable[[], datetime]
 
@@ -68,18 +69,34 @@ ERRORS: dict[str, tuple[str, str]] = {
     "reason_not_allowed": ("Chỉ đánh giá chưa hài lòng mới cần lý do.", "Only a negative rating takes a reason."),
     "request_reused": ("Mã yêu cầu {request_id} đã dùng cho một yêu cầu khác.", "Request id {request_id} was already used for a different request."),
     "not_this_counter": ("Lượt phục vụ này không thuộc quầy {counter}.", "That visit was not served at counter {counter}."),
+    # Administration (live changes, devices, accounts).
+    "bad_value": ("Giá trị {field} không hợp lệ: {problem}.", "Invalid {field}: {problem}."),
+    "bad_time": ("Giờ {until} đã qua; hãy chọn giờ muộn hơn hôm nay.", "{until} has passed; choose a later time today."),
+    "no_change": ("Không có gì thay đổi.", "Nothing would change."),
+    "config_invalid": ("Thay đổi làm cấu hình không hợp lệ ({path}: {problem}).", "The change would make the configuration invalid ({path}: {problem})."),
+    "officer_exists": ("Đã có cán bộ mã {officer}.", "There is already an officer {officer}."),
+    "no_such_officer": ("Không có cán bộ mã {officer}.", "There is no officer {officer}."),
+    "wrong_pin": ("Mã PIN hiện tại không đúng.", "The current PIN is wrong."),
+    "device_exists": ("Đã có thiết bị tên {device}; thu hồi trước khi cấp lại.", "There is already a device {device}; revoke it before enrolling it again."),
+    "unknown_device": ("Không có thiết bị tên {device}.", "There is no device {device}."),
+    "device_revoked_already": ("Thiết bị {device} đã bị thu hồi.", "Device {device} is already revoked."),
+    "manager_exists": ("Đã có tài khoản quản lý {manager}.", "There is already a manager {manager}."),
+    "unknown_manager": ("Sai mã quản lý hoặc mật khẩu.", "Wrong manager ID or password."),
 }
 
 #: The commands :meth:`QueueCore.execute` accepts.
 COMMANDS = frozenset({
     "tick", "issue", "login", "logout", "pause", "resume", "call_next", "call_ticket",
     "recall", "start", "finish", "no_show", "requeue", "transfer", "cancel", "rate",
-    "printer_status", "voice_status", "audit",
+    "printer_status", "voice_status", "audit", "configure", "set_pin",
 })
 
 #: What :meth:`QueueCore.audit` records: security events that change no queue
 #: state but belong in the log (who tried what, from where).
-AUDIT_EVENTS = frozenset({"login_failed", "login_locked", "session_ended"})
+AUDIT_EVENTS = frozenset({"login_failed", "login_locked", "session_ended",
+                          "device_enrolled", "device_revoked", "manager_logged_in",
+                          "manager_logged_out", "manager_login_failed", "manager_added",
+                          "manager_changed"})
 
 #: The voice statuses kept (one per display device; a display that reports
 #: under ever new names must not grow memory and snapshots without bound).
@@ -210,6 +227,11 @@ class Outcome:
     changed: bool = True
     #: Keys of :class:`Meta` this command changed (only those are rewritten).
     meta: set[str] = field(default_factory=set)
+    #: The configuration's new versions, when the command changed it (each
+    #: stored with its event; every client is sent the new public configuration).
+    versions: list[LiveConfig] = field(default_factory=list)
+    #: Officers whose PIN hash the command changed.
+    pins: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -260,6 +282,10 @@ class QueueCore:
         self.stats: dict[str, int] = {"issued": 0, "served": 0}
         self._out: Outcome | None = None
         self._day_bounds: tuple[float, float, str] = (0.0, 0.0, "")
+        #: The configuration as stored (its document, PINs and version); made
+        #: from ``config`` when first needed unless the server sets it.
+        self.live: LiveConfig | None = None
+        self._next_reopen = next_reopening(config)
 
     # --- dispatch -------------------------------------------------------
 
@@ -337,6 +363,8 @@ class QueueCore:
         ts, local = self._now()
         self._out = Outcome()
         self._rollover(ts, local)
+        if self._next_reopen is not None and ts >= self._next_reopen:
+            self._reopen_due(ts, local)
         return self._out, ts, local
 
     def _emit(self, type_: str, at: float, *, ticket: Ticket | None = None,
@@ -538,6 +566,76 @@ class QueueCore:
         out.result = {}
         return out
 
+    # --- live configuration ---------------------------------------------
+
+    def live_config(self) -> LiveConfig:
+        """The stored form of the configuration the core runs on."""
+        if self.live is None:
+            self.live = LiveConfig.of(self.config)
+        return self.live
+
+    def configure(self, change: dict[str, Any], by: str | None = None,
+                  reason: str | None = None, device: str | None = None) -> Outcome:
+        """Change the configuration while the center runs (a department
+        closed, a cap, a counter's departments, the notice, an officer): the
+        next version, logged as ``config_changed`` with who and why."""
+        out, ts, local = self._begin()
+        try:
+            nxt, record = self.live_config().apply(change, local)
+        except ChangeError as e:
+            raise QueueError(e.code, **e.params) from None
+        self._reconfigure(nxt, record)
+        self._emit("config_changed", ts, device=device, version=nxt.version, change=record,
+                   by=by, reason=(reason or "").strip()[:200] or None)
+        out.result = {"version": nxt.version, "change": record}
+        return out
+
+    def _reconfigure(self, nxt: LiveConfig, record: dict[str, Any]) -> None:
+        out = self._out
+        assert out is not None
+        before = {c.number: c.departments for c in self.config.counters}
+        old_pins = self.live_config().pins
+        out.pins.update(o for o, h in nxt.pins.items() if old_pins.get(o) != h)
+        self.live = nxt
+        self.config = nxt.config()
+        out.versions.append(nxt)
+        self._capacity.clear()
+        self._next_reopen = next_reopening(self.config)
+        if record.get("department"):
+            out.departments.add(record["department"])
+        if record.get("kind") == "set_counter_departments":
+            out.departments.update(before.get(record["counter"], ()), record["departments"])
+            out.counters.add(record["counter"])
+
+    def _reopen_due(self, ts: float, local: datetime) -> None:
+        """Reopen the departments whose closure ran out (closed for the day,
+        or until a time)."""
+        for code in due_reopenings(self.config, ts):
+            nxt, record = self.live_config().apply(
+                {"kind": "open_department", "department": code}, local)
+            record["scheduled"] = True
+            self._reconfigure(nxt, record)
+            self._emit("config_changed", ts, version=nxt.version, change=record, by=None,
+                       reason=None)
+        self._next_reopen = next_reopening(self.config)
+
+    def set_pin(self, officer: str, pin_hash: str, by: str | None = None,
+                device: str | None = None, counter: int | None = None) -> Outcome:
+        """Replace an officer's PIN hash (the caller hashed the new PIN and,
+        for an officer's own change, checked the old one)."""
+        out, ts, _ = self._begin()
+        if self.config.officer(officer) is None:
+            raise QueueError("no_such_officer", officer=officer)
+        nxt = self.live_config().with_pin(officer, pin_hash)
+        self.live = nxt
+        self.config = nxt.config()
+        out.pins.add(officer)
+        self._emit("officer_pin_changed", ts, officer=officer, device=device, counter=counter,
+                   by=by, own=by == officer)
+        out.counters.discard(counter)  # nothing about the counter changed
+        out.result = {"officer": officer}
+        return out
+
     # --- issuing --------------------------------------------------------
 
     def issue(self, department: str, procedure: str | None = None, priority: str | None = None,
@@ -680,7 +778,8 @@ class QueueCore:
         event)."""
         out, ts, _ = self._begin()
         state = self._counter(counter)
-        if self.config.officer(officer) is None:
+        who = self.config.officer(officer)
+        if who is None or who.disabled:
             raise QueueError("unknown_officer")
         # Every refusal first: a refused login must change nothing.
         if state.officer not in (None, officer) and state.ticket_id is not None:

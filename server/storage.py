@@ -107,6 +107,33 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX citizen_alerts_day ON citizen_alerts (day);
     """,
+    # 4: running the center without editing its file (server/admin_store.py):
+    # enrolled devices (only a digest of each secret), managers' accounts, the
+    # configuration's versions (each a zlib-compressed JSON document; the
+    # history is append-only) and the officers' PIN hashes, kept apart from
+    # the documents so that old versions never hold them.
+    """
+    CREATE TABLE devices (
+        name TEXT PRIMARY KEY, role TEXT NOT NULL, counter INTEGER,
+        digest TEXT NOT NULL UNIQUE, created_at REAL NOT NULL, created_by TEXT,
+        revoked_at REAL, revoked_by TEXT, revoke_reason TEXT, last_seen REAL, last_address TEXT
+    );
+    CREATE TABLE managers (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, password_hash TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL, created_by TEXT
+    );
+    CREATE TABLE config_versions (
+        version INTEGER PRIMARY KEY, at REAL NOT NULL, by TEXT, reason TEXT, change TEXT,
+        doc BLOB NOT NULL
+    );
+    CREATE TRIGGER config_versions_append_only_update BEFORE UPDATE ON config_versions
+        BEGIN SELECT RAISE(ABORT, 'the configuration history is append-only'); END;
+    CREATE TRIGGER config_versions_append_only_delete BEFORE DELETE ON config_versions
+        BEGIN SELECT RAISE(ABORT, 'the configuration history is append-only'); END;
+    CREATE TABLE officer_pins (
+        officer TEXT PRIMARY KEY, pin_hash TEXT NOT NULL, updated_at REAL NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -141,6 +168,9 @@ class Rows:
     events: list[tuple] = field(default_factory=list)
     #: (key, JSON) of each meta field the command changed.
     meta: list[tuple[str, str]] = field(default_factory=list)
+    #: Further statements of the same transaction, in order: (SQL, parameters)
+    #: for the administration's tables (server/admin_store.py).
+    extra: list[tuple[str, tuple]] = field(default_factory=list)
 
 
 def rows_for(core: QueueCore, out: Outcome, views: dict[int, dict] | None = None) -> Rows:
@@ -219,7 +249,7 @@ class Store:
         # reloads its state and calls reset().
         self.failed = False
 
-    async def open(self) -> None:
+    async def open(self, *, exclusive: bool = True) -> None:
         """Open (creating if needed) the database and bring its schema up to date.
 
         Refuses, with :class:`DatabaseUnusable`, a file that could not be
@@ -228,7 +258,9 @@ class Store:
         another program's. Nothing is left open when it refuses.
         """
         check_location(self.path)
-        self._lock = _take_lock(self.path)
+        # The server holds the file alone; a command-line tool beside it
+        # (`motcua devices add`) writes through SQLite's own locking.
+        self._lock = _take_lock(self.path) if exclusive else None
         try:
             self.db = await aiosqlite.connect(self.path, isolation_level=None)
         except sqlite3.Error as e:
@@ -490,6 +522,7 @@ class Store:
             merged.counters += rows.counters
             merged.ratings += rows.ratings
             merged.events += rows.events
+            merged.extra += rows.extra
             meta.update(rows.meta)  # a later change's value of a field wins
         merged.meta = list(meta.items())
         run_in_thread = getattr(db, "_execute", None)
@@ -515,6 +548,8 @@ class Store:
         for sql, rows_of in _STATEMENTS:
             if rows_of(rows):
                 await db.executemany(sql, rows_of(rows))
+        for sql, params in rows.extra:
+            await db.execute(sql, params)
 
 
 #: What a commit writes, table by table, in this order.
@@ -532,6 +567,8 @@ def _write_transaction(conn: sqlite3.Connection, rows: Rows) -> None:
         for sql, rows_of in _STATEMENTS:
             if rows_of(rows):
                 conn.executemany(sql, rows_of(rows))
+        for sql, params in rows.extra:
+            conn.execute(sql, params)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

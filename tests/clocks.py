@@ -18,6 +18,7 @@ timeouts stay real).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
@@ -134,7 +135,9 @@ def _set_clock(when: datetime) -> None:
     on every call: FAKETIME_NO_CACHE)."""
     global _offset
     real = time.time() - _offset
-    _offset = when.timestamp() - real
+    # Rounded up to the millisecond FAKETIME is written in: the clock reads
+    # `when` or a hair after, never 23:59:58.9995 for 23:59:59.
+    _offset = math.ceil((when.timestamp() - real) * 1000) / 1000
     os.environ["FAKETIME"] = f"{_offset:+.3f}"
 
 

@@ -161,7 +161,8 @@ class CitizenWeb:
                 host = "127.0.0.1"
         if ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{self.server.port}"
+        scheme = "https" if getattr(self.server, "tls", None) is not None else "http"
+        return f"{scheme}://{host}:{self.server.port}"
 
     def secret(self, t: "Ticket") -> str:
         """A ticket's link secret."""
