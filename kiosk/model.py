@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from motcua.i18n import fold
+from motcua.waits import wait_phrase, wait_range_of
 
 DEFAULT_TZ = "Asia/Ho_Chi_Minh"
 
@@ -100,11 +101,19 @@ class IssuedTicket:
     ahead: int
     wait_minutes: int | None
     repeat: bool
+    #: The calibrated range (minutes), and why the wait is unknown if it is.
+    wait_range: tuple[int, int] | None = None
+    wait_unknown: str | None = None
 
     @classmethod
     def from_reply(cls, reply: dict[str, Any]) -> "IssuedTicket":
         return cls(reply["ticket"], int(reply.get("ahead", 0)), reply.get("wait_minutes"),
-                   bool(reply.get("repeat", False)))
+                   bool(reply.get("repeat", False)), wait_range_of(reply),
+                   reply.get("wait_unknown") or None)
+
+    def wait_phrase(self) -> tuple[str, dict[str, Any]] | None:
+        """See :func:`wait_phrase`."""
+        return wait_phrase(self.wait_minutes, self.wait_range, self.wait_unknown)
 
     @property
     def number(self) -> str:

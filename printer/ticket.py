@@ -25,6 +25,8 @@ import qrcode.constants
 from escpos.constants import QR_ECLEVEL_M
 from PIL import Image, ImageDraw
 
+from motcua.waits import wait_phrase
+
 from . import fonts
 from .raster import SIDE_MARGIN, load_font, paper_dots, rule_image, text_image, to_1bit, wrap_text
 
@@ -39,6 +41,9 @@ LABELS: dict[str, dict[str, str]] = {
         "ahead": "Số người chờ trước: {n}",
         "wait": "Thời gian chờ dự kiến: khoảng {n}\u00a0phút",
         "wait_under": "Thời gian chờ dự kiến: dưới 1\u00a0phút",
+        "wait_range": "Thời gian chờ dự kiến: khoảng {lo}–{hi}\u00a0phút",
+        "wait_upto": "Thời gian chờ dự kiến: dưới {hi}\u00a0phút",
+        "wait_unknown": "Thời gian chờ dự kiến: chưa ước tính được ({why})",
         "counters": "Quầy phục vụ: {c}",
         "issued": "Lấy số lúc: {time} ngày {date}",
         "priority": "Ưu tiên: {p}",
@@ -48,6 +53,9 @@ LABELS: dict[str, dict[str, str]] = {
         "ahead": "People ahead: {n}",
         "wait": "Estimated wait: about {n}\u00a0min",
         "wait_under": "Estimated wait: under 1\u00a0min",
+        "wait_range": "Estimated wait: about {lo}–{hi}\u00a0min",
+        "wait_upto": "Estimated wait: under {hi}\u00a0min",
+        "wait_unknown": "Estimated wait: not known yet ({why})",
         "counters": "Counter(s): {c}",
         "issued": "Issued: {date} {time}",
         "priority": "Priority: {p}",
@@ -71,6 +79,8 @@ class TicketSlip:
     footer: str = ""       # e.g. "Xin cảm ơn! Vui lòng chờ gọi số."
     priority: str | None = None   # priority group label, printed if set
     language: str = "vi"   # "vi" or "en" for the fixed labels
+    wait_range: tuple[int, int] | None = None  # calibrated range, minutes
+    wait_note: str | None = None  # why the wait is unknown (in ``language``)
 
     def __post_init__(self) -> None:
         # Fail when the kiosk builds the slip, not half-way through printing.
@@ -134,11 +144,9 @@ def _layout(slip: TicketSlip) -> list:
     blocks.append(_Text(lab["number"], "label", pad_top=14))
     blocks.append(_Number(slip.number.strip()))
     blocks.append(_Text(lab["ahead"].format(n=slip.ahead), "body", align="left", pad_top=6))
-    if slip.wait_minutes is not None:
-        if slip.wait_minutes < 1:
-            blocks.append(_Text(lab["wait_under"], "body", align="left"))
-        else:
-            blocks.append(_Text(lab["wait"].format(n=slip.wait_minutes), "body", align="left"))
+    wait = _wait_line(slip, lab)
+    if wait:
+        blocks.append(_Text(wait, "body", align="left"))
     if slip.counters:
         blocks.append(_Text(lab["counters"].format(c=", ".join(slip.counters)), "body",
                             align="left"))
@@ -150,6 +158,18 @@ def _layout(slip: TicketSlip) -> list:
     if slip.footer:
         blocks.append(_Text(slip.footer, "small", pad_top=4))
     return blocks
+
+
+def _wait_line(slip: TicketSlip, lab: dict[str, str]) -> str | None:
+    """The wait as printed: why it is unknown, a range, or (from an older
+    server) a single figure."""
+    if slip.wait_note:
+        return lab["wait_unknown"].format(why=slip.wait_note)
+    phrase = wait_phrase(slip.wait_minutes, slip.wait_range)
+    if phrase is None:
+        return None
+    key, params = phrase
+    return lab[key].format(**params)
 
 
 def number_magnification(number: str, dots: int) -> int:

@@ -110,6 +110,9 @@ class QueueRules:
     requeue_placement: str = "back"
     recent_calls: int = 10
     expire_waiting_at: time | None = None
+    #: Ageing: a ticket that has waited this many times its department's
+    #: target is overdue and called before anyone not overdue (None = off).
+    overdue_after: float | None = None
 
 
 @dataclass(frozen=True)
@@ -348,7 +351,8 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
 
     q = c.get(data, "queue", "", dict, required=False, default={}) or {}
     c.unknown(q, {"max_priority_in_row", "call_policy", "transfer_placement",
-                  "requeue_placement", "recent_calls", "expire_waiting_at"}, "queue")
+                  "requeue_placement", "recent_calls", "expire_waiting_at", "overdue_after"},
+              "queue")
     max_prio = c.get(q, "max_priority_in_row", "queue", int, required=False, default=2)
     if max_prio is not None and max_prio < 1:
         c.err("queue.max_priority_in_row", "must be at least 1")
@@ -365,8 +369,12 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
     if recent is not None and not (1 <= recent <= 50):
         c.err("queue.recent_calls", "must be between 1 and 50")
     expire_at = c.clock(q, "expire_waiting_at", "queue", required=False, default=None)
+    overdue = c.get(q, "overdue_after", "queue", (int, float), required=False, default=None)
+    if overdue is not None and overdue <= 0:
+        c.err("queue.overdue_after", "must be positive (a multiple of the target wait)")
     rules = QueueRules(max_prio or 2, policy, placements["transfer_placement"],
-                       placements["requeue_placement"], recent or 10, expire_at)
+                       placements["requeue_placement"], recent or 10, expire_at,
+                       float(overdue) if overdue else None)
 
     rating = c.get(data, "rating", "", dict, required=False, default={}) or {}
     c.unknown(rating, {"window_seconds", "levels"}, "rating")

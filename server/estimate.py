@@ -1,0 +1,755 @@
+"""Wait estimates: when will a waiting ticket be called, and how sure are we.
+
+Pure and synchronous like the core beside it: no I/O, no asyncio, and no
+clock of its own — every estimate and every observation is given ``now``.
+
+**The estimate** is a look-ahead. For the ticket (or a ticket issued now),
+the estimator takes every department that shares a counter with its
+department — under ``oldest_first`` a shared counter serves one merged
+queue — and plays the next calls forward with the center's own call rule
+(:mod:`motcua.server.calling`: front placements, ageing, priority mixing,
+``preference``):
+
+* each counter is free after what remains of its current work: the
+  expected rest of a service in progress given how long it has run (service
+  times are right-skewed, so an hour-old service does not end "any
+  second"), the rest of a walk to the counter or of a probable no-show, the
+  rest of a pause from how long pauses with that reason last;
+* each waiting citizen then occupies a counter for the learned walk,
+  service time of *their* procedure and the gap before the next call;
+* citizens who will overtake — priority arrivals, transfers placed at the
+  front, a preferred department under ``preference`` — are fed in as a
+  steady stream of fractional tickets at their learned rates;
+* counters work at the availability learned for each quarter hour of the
+  day (breaks, lunch), so a ticket taken at 11:20 knows about lunch.
+
+**What is learned** (state kept in :attr:`Estimator.state`, a small
+JSON-able dict the server saves with the core's running state):
+
+* service times per department, as the log of service / the procedure's
+  configured typical minutes: seeded at the typical minutes, each sample
+  clamped to 2.5 standard deviations, averaged with a prior weight so a few
+  outliers — a visit called, started and finished within a second — cannot
+  swing it; a per-procedure deviation on top once a procedure has samples;
+* walk, gap between visits, no-show share; arrival rates of overtakers;
+  pause lengths per reason; counter availability per quarter hour;
+* the calibration: quantiles of (true wait − estimate) / spread, updated
+  whenever a ticket is called. The printed figure is the median (what
+  minimises the absolute error), the printed range the 10 %–90 % band.
+
+An estimate is *unknown* — with a reason — when no counter serving the
+department is staffed (``no_open_counter``) or the department is not taking
+tickets (``department_closed``).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from .calling import FRONT_BAND, NORMAL_BAND, overdue_seconds, rank, takes_priority
+
+# The core's status names (kept in step by a test; importing the core here
+# would be circular).
+OPEN, PAUSED = "open", "paused"
+WAITING, CALLED, SERVING = "waiting", "called", "serving"
+
+NO_OPEN_COUNTER = "no_open_counter"
+DEPARTMENT_CLOSED = "department_closed"
+#: Why an estimate can be unknown, in Vietnamese and English.
+UNKNOWN_REASONS = {
+    NO_OPEN_COUNTER: ("chưa có quầy mở", "no counter open yet"),
+    DEPARTMENT_CLOSED: ("lĩnh vực tạm ngừng nhận hồ sơ", "department not taking tickets"),
+}
+
+STATE_VERSION = 1
+
+#: Service times: prior weight of the typical minutes (in samples), floor of
+#: the averaging weight (memory of ~1 / ALPHA_MIN samples), the clamp in
+#: standard deviations and the variance kept by clamping a normal there.
+PRIOR_SAMPLES = 6
+ALPHA_MIN = 0.02
+CLAMP_SD = 2.5
+#: Squared coefficient of variation assumed before anything is learned (0.5²).
+SEED_CV2 = 0.25
+#: Shortest visit that counts as a service sample (mis-clicks are shorter).
+MIN_SERVICE_SECONDS = 3.0
+#: Procedures pull towards their department's average until this many samples.
+PROC_SHRINK = 5.0
+
+SEED_WALK, SEED_GAP, SEED_NO_SHOW, SEED_NO_SHOW_SECONDS = 30.0, 15.0, 0.03, 150.0
+SEED_PAUSE_SECONDS = 600.0
+REACT_SECONDS = 5.0
+
+#: Arrival rates: time constant of the decayed count, and the longest gap
+#: it decays over (a night between two days counts as this). Overtakers are
+#: rarer than arrivals and their own decayed counts would be mostly noise:
+#: their rate is the department's arrival rate × the learned share of
+#: arrivals that are priority (center-wide) or placed at the front (per
+#: department).
+RATE_TAU = 60 * 60.0
+RATE_MAX_GAP = 60 * 60.0
+SEED_PRIORITY_SHARE = 0.05
+SHARE_ALPHA_MIN = 0.005
+#: Fractional overtakers are fed in every STREAM_STEP seconds at most.
+STREAM_STEP = 300.0
+
+#: Availability per quarter hour — the share of time counters with work
+#: spend serving rather than paused: slot length, prior (seconds of
+#: serving), and how much of the past days is kept at each new day.
+SLOT = 900
+SLOTS = 86400 // SLOT
+AVAIL_PRIOR = 1800.0
+AVAIL_DECAY = 0.8
+
+PAUSES_KEPT, REASONS_KEPT = 30, 8
+
+#: Citizens who give up waiting: hazard per bucket of time waited (minutes),
+#: from cancellations of waiting tickets against the time tickets waited;
+#: the prior is this much waiting (seconds) with nobody leaving.
+LEAVE_EDGES = (0, 15, 30, 45, 60, 90, 120, 180)
+LEAVE_PRIOR = 5 * 3600.0
+LEAVE_DECAY = 0.9
+
+#: Calibration quantiles (of the normalised error) and their learning step.
+QUANTILES = (0.1, 0.5, 0.9)
+SEED_QUANTILES = (-1.2816, 0.0, 1.2816)
+#: Calibrated apart by how many citizens the look-ahead served before the
+#: ticket: the next free counter's rest is skewed, a long line is not.
+REGIMES = (0, 1, 2, 4, 8)
+CAL_STEP = 0.02
+#: Spread floor in seconds (walks, reaction times).
+MIN_SPREAD = 40.0
+
+MAX_STEPS = 4000
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A wait estimate in minutes: the point, the range, or why unknown."""
+
+    minutes: int | None
+    low: int | None = None
+    high: int | None = None
+    unknown: str | None = None
+    #: The raw look-ahead, in seconds (for calibration and tests).
+    seconds: float = 0.0
+    spread: float = 0.0
+
+    def fields(self) -> dict[str, Any]:
+        """The wire fields: ``wait_minutes``, ``wait_range``, ``wait_unknown``."""
+        return {"wait_minutes": self.minutes,
+                "wait_range": None if self.low is None else [self.low, self.high],
+                "wait_unknown": self.unknown}
+
+
+def _phi(z: float) -> float:
+    return 0.5 * math.erfc(-z / math.sqrt(2.0))
+
+
+def lognormal_residual(mu: float, var: float, elapsed: float) -> float:
+    """Expected rest of a lognormal duration (log-mean ``mu``, log-variance
+    ``var``) that has already lasted ``elapsed`` seconds."""
+    mean = math.exp(mu + var / 2)
+    if elapsed <= 0:
+        return mean
+    sd = math.sqrt(var)
+    le = math.log(elapsed)
+    tail = _phi((mu - le) / sd)
+    if tail < 1e-12:
+        # Far in the tail: the mean residual life grows like e·σ²/(ln e − μ).
+        return elapsed * var / max(le - mu, 1e-6)
+    return max(mean * _phi((mu + var - le) / sd) / tail - elapsed, 1.0)
+
+
+class Estimator:
+    """Learns from what the core reports and answers wait estimates.
+
+    ``source`` is the queue core (read, never changed): its ``config``,
+    ``waiting``, ``counters`` and ``tickets``.
+    """
+
+    def __init__(self, source: Any, state: dict[str, Any] | None = None) -> None:
+        self.src = source
+        self.config = source.config
+        self.state: dict[str, Any] = self._fresh() if not state or state.get("v") != STATE_VERSION \
+            else state
+        self._tz = self.config.tz
+        rules = self.config.queue
+        self._rules = rules
+        self._overdue = {d.code: overdue_seconds(d.target_wait, rules.overdue_after)
+                         for d in self.config.departments}
+        self._groups = self._build_groups()
+        self._typical = {p.code: p.minutes * 60.0 for d in self.config.departments
+                         for p in d.procedures}
+        self._dept_typical = {d.code: d.typical_minutes * 60.0 for d in self.config.departments}
+        # Estimates made at issue/transfer, kept to calibrate when called.
+        self._memo: dict[tuple[int, int], tuple[float, float, float]] = {}
+        self._last_free: dict[int, float] = {}
+        self._avail_cache: list[float] | None = None
+        self._hazard_cache: list[float] | None = None
+
+    # --- state ----------------------------------------------------------
+
+    @staticmethod
+    def _fresh() -> dict[str, Any]:
+        return {"v": STATE_VERSION, "day": "", "svc": {}, "proc": {}, "mix": {},
+                "walk": [SEED_WALK, 0], "gap": [SEED_GAP, 0],
+                "ns": [SEED_NO_SHOW, SEED_NO_SHOW_SECONDS, 0], "rate": {}, "pshare": [SEED_PRIORITY_SHARE, 0], "fshare": {}, "avail": {},
+                "pause": {}, "cal": [list(SEED_QUANTILES) for _ in REGIMES],
+                "leave": [[0.0, 0.0] for _ in LEAVE_EDGES]}
+
+    def _build_groups(self) -> dict[str, tuple[tuple[str, ...], tuple[int, ...]]]:
+        """Departments linked through shared counters, with their counters."""
+        parent = {d.code: d.code for d in self.config.departments}
+
+        def find(x: str) -> str:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+        for c in self.config.counters:
+            for code in c.departments[1:]:
+                parent[find(code)] = find(c.departments[0])
+        groups: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {}
+        for d in self.config.departments:
+            root = find(d.code)
+            depts = tuple(x.code for x in self.config.departments if find(x.code) == root)
+            counters = tuple(c.number for c in self.config.counters
+                             if c.departments and find(c.departments[0]) == root)
+            groups[d.code] = (depts, counters)
+        return groups
+
+    def group(self, department: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        """The departments sharing counters with ``department``, and those counters."""
+        return self._groups[department]
+
+    def shared(self, department: str) -> bool:
+        """Whether a counter serving ``department`` also serves another."""
+        return len(self._groups[department][0]) > 1
+
+    # --- learning -------------------------------------------------------
+
+    def _local(self, ts: float) -> datetime:
+        return datetime.fromtimestamp(ts, timezone.utc).astimezone(self._tz)
+
+    def _new_day(self, ts: float) -> None:
+        day = self._local(ts).date().isoformat()
+        st = self.state
+        if day <= st["day"]:
+            return
+        if st["day"]:
+            for slot in st["avail"].values():
+                slot[0] *= AVAIL_DECAY
+                slot[1] *= AVAIL_DECAY
+            for cell in st["leave"]:
+                cell[0] *= LEAVE_DECAY
+                cell[1] *= LEAVE_DECAY
+            self._avail_cache = None
+            self._hazard_cache = None
+        st["day"] = day
+        self._memo.clear()
+        self._last_free.clear()
+
+    def typical_seconds(self, department: str, procedure: str | None) -> float:
+        """The configured typical service time of a procedure (or department)."""
+        if procedure is not None and procedure in self._typical:
+            return self._typical[procedure]
+        return self._dept_typical.get(department, 600.0)
+
+    def _ratio(self, department: str, procedure: str | None) -> float:
+        """Learned service / typical minutes for a procedure: its own ratio,
+        pulled towards its department's while it has few samples."""
+        r = (self.state["svc"].get(department) or (1.0,))[0]
+        own = self.state["proc"].get(procedure) if procedure is not None else None
+        if not own:
+            return r
+        return (own[0] * own[1] + r * PROC_SHRINK) / (own[1] + PROC_SHRINK)
+
+    def service_stats(self, department: str, procedure: str | None) -> tuple[float, float]:
+        """Mean service seconds of a procedure and the squared coefficient of
+        variation; for ``None``, of whatever mix the department serves."""
+        r, cv2, _ = self.state["svc"].get(department) or (1.0, SEED_CV2, 0)
+        if procedure is None or procedure not in self._typical:
+            mix = self.state["mix"].get(department)
+            if mix is not None:
+                return mix[0], cv2 + 0.1
+            return self._dept_typical.get(department, 600.0) * r, cv2 + 0.1
+        return self._typical[procedure] * self._ratio(department, procedure), cv2
+
+    def service_log(self, department: str, procedure: str | None) -> tuple[float, float]:
+        """Log-mean and log-variance of the lognormal with the learned mean and
+        spread (for what remains of a service in progress)."""
+        mean, cv2 = self.service_stats(department, procedure)
+        v = math.log(1 + cv2)
+        return math.log(mean) - v / 2, v
+
+    def service_mean(self, department: str, procedure: str | None = None) -> float:
+        """Expected service seconds of a procedure (of the department if None)."""
+        return self.service_stats(department, procedure)[0]
+
+    def learn_service(self, department: str, procedure: str | None, seconds: float) -> None:
+        """One observed service time, robustly folded into the averages.
+
+        Each sample is taken relative to what is expected for its procedure,
+        clamped to 2.5 standard deviations (on a log scale: service times are
+        skewed), and averaged in seconds with a prior weight on the typical
+        minutes, so that the mean stays unbiased whatever the shape."""
+        if seconds < MIN_SERVICE_SECONDS or department not in self._dept_typical:
+            return
+        svc = self.state["svc"].get(department)
+        if svc is None:
+            svc = self.state["svc"][department] = [1.0, SEED_CV2, 0]
+        r, cv2, n = svc
+        known = procedure is not None and procedure in self._typical
+        typical = self.typical_seconds(department, procedure)
+        expected = typical * self._ratio(department, procedure if known else None)
+        v = math.log(1 + cv2)
+        lo, hi = math.exp(-v / 2 - CLAMP_SD * math.sqrt(v)), math.exp(-v / 2 + CLAMP_SD * math.sqrt(v))
+        y = min(max(seconds / expected, lo), hi)  # the sample against what was expected
+        ratio = y * expected / typical  # and against the typical minutes
+        a = max(1.0 / (n + PRIOR_SAMPLES + 1), ALPHA_MIN)
+        svc[0] = r + a * (ratio - r)
+        # The spread learns slower and no sample counts for more than a few
+        # times the current one: a run of outliers cannot open the clamp.
+        svc[1] = min(max(cv2 + a / 2 * (min((y - 1) ** 2, 4 * cv2) - cv2), 0.01), 2.0)
+        svc[2] = n + 1
+        if known:
+            own = self.state["proc"].get(procedure)
+            if own is None:
+                own = self.state["proc"][procedure] = [ratio, 0]
+            own[0] += max(1.0 / (own[1] + 1), ALPHA_MIN * 2) * (ratio - own[0])
+            own[1] += 1
+        # The department's mix, whatever the procedures (for tickets without
+        # one, and for overtakers still to come).
+        mix = self.state["mix"].get(department)
+        if mix is None:
+            mix = self.state["mix"][department] = [expected, 0]
+        x = min(max(seconds, mix[0] * lo / 2), mix[0] * hi * 2)
+        mix[0] += max(1.0 / (mix[1] + PRIOR_SAMPLES + 1), ALPHA_MIN) * (x - mix[0])
+        mix[1] += 1
+
+    @staticmethod
+    def _ewma(pair: list[float], x: float, prior: float = 3, floor: float = ALPHA_MIN) -> None:
+        a = max(1.0 / (pair[-1] + prior), floor)
+        pair[0] += a * (x - pair[0])
+        pair[-1] += 1
+
+    def _arrive(self, department: str, ts: float, priority: bool, front: bool) -> None:
+        """A ticket entered a department's queue: its arrival rate, and the
+        shares of priority and front-placed entries."""
+        rates = self.state["rate"]
+        r, t0 = rates.get(department, (0.0, ts))
+        gap = min(max(ts - t0, 0.0), RATE_MAX_GAP)
+        rates[department] = [r * math.exp(-gap / RATE_TAU) + 1.0 / RATE_TAU, ts]
+        ps = self.state["pshare"]
+        self._ewma(ps, 1.0 if priority else 0.0, prior=50, floor=SHARE_ALPHA_MIN)
+        fs = self.state["fshare"].setdefault(department, [0.0, 0])
+        self._ewma(fs, 1.0 if front and not priority else 0.0, prior=20, floor=0.02)
+
+    def rate(self, department: str, kind: str, now: float) -> float:
+        """Entries per second into a department lately: ``a`` any, ``p``
+        priority, ``f`` placed at the front."""
+        entry = self.state["rate"].get(department)
+        if entry is None:
+            return 0.0
+        r, t0 = entry
+        r *= math.exp(-min(max(now - t0, 0.0), RATE_MAX_GAP) / RATE_TAU)
+        if kind == "p":
+            return r * self.state["pshare"][0]
+        if kind == "f":
+            fs = self.state["fshare"].get(department)
+            return r * fs[0] if fs else 0.0
+        return r
+
+    def observe(self, type_: str, ts: float, ticket: Any, counter: int | None,
+                data: dict[str, Any]) -> None:
+        """Learn from one event the core emitted (after its state change)."""
+        self._new_day(ts)
+        if type_ == "ticket_issued":
+            self._arrive(ticket.department, ts, bool(ticket.priority), False)
+        elif type_ == "ticket_called":
+            if data.get("recall"):
+                return
+            self._waited(ts - ticket.queued_at, False)
+            memo = self._memo.pop((ticket.id, ticket.transfers), None)
+            if memo is not None:
+                self._calibrate(ts - memo[2], memo[0], memo[1], memo[3])
+            free = self._last_free.pop(counter, None) if counter is not None else None
+            if free is not None:
+                self._ewma(self.state["gap"], min(max(ts - free, 0.0), 300.0))
+        elif type_ == "service_started":
+            if ticket.called_at is not None:
+                self._ewma(self.state["walk"], min(max(ts - ticket.called_at, 0.0), 600.0))
+            self._learn_show(0.0, None)
+        elif type_ == "ticket_no_show":
+            if ticket.called_at is not None:
+                self._slots(ticket.called_at, ts, 0)
+                self._learn_show(1.0, min(max(ts - ticket.called_at, 0.0), 1800.0))
+            self._freed(counter, ts)
+        elif type_ == "visit_ended":
+            v = data.get("visit") or {}
+            if v.get("called_at") is not None and v.get("ended_at") is not None:
+                self._slots(float(v["called_at"]), float(v["ended_at"]), 0)
+            if v.get("outcome") in ("served", "transferred") and v.get("started_at") is not None \
+                    and v["started_at"] == v.get("called_at"):
+                # Finished without "start": the walk, if any, is in the service.
+                self._ewma(self.state["walk"], 0.0)
+                self._learn_show(0.0, None)
+            if v.get("outcome") in ("served", "transferred") and v.get("started_at") is not None:
+                self.learn_service(v["department"], v.get("procedure"),
+                                   float(v["ended_at"]) - float(v["started_at"]))
+            self._freed(v.get("counter"), ts)
+        elif type_ == "ticket_transferred":
+            self._arrive(ticket.department, ts, bool(ticket.priority),
+                         self._rules.transfer_placement == "front")
+        elif type_ == "ticket_requeued":
+            self._arrive(ticket.department, ts, bool(ticket.priority),
+                         self._rules.requeue_placement == "front")
+        elif type_ in ("ticket_cancelled", "ticket_expired") and ticket is not None:
+            self._memo.pop((ticket.id, ticket.transfers), None)
+            if ticket.counter is None and type_ == "ticket_cancelled":
+                # It was waiting (never at a counter since it was queued): the
+                # citizen gave up after this long.
+                self._waited(ts - ticket.queued_at, True)
+
+    def _waited(self, seconds: float, left: bool) -> None:
+        """A ticket left the queue after waiting ``seconds``: exposure for the
+        give-up hazard, and one give-up if ``left``."""
+        cells = self.state["leave"]
+        edges = LEAVE_EDGES
+        for i, lo in enumerate(edges):
+            lo_s = lo * 60.0
+            if seconds <= lo_s:
+                break
+            hi_s = edges[i + 1] * 60.0 if i + 1 < len(edges) else math.inf
+            cells[i][0] += min(seconds, hi_s) - lo_s
+            if left and seconds <= hi_s:
+                cells[i][1] += 1
+        self._hazard_cache = None
+
+    def _hazards(self) -> list[float]:
+        if self._hazard_cache is None:
+            self._hazard_cache = [c / (e + LEAVE_PRIOR) for e, c in self.state["leave"]]
+        return self._hazard_cache
+
+    def stays(self, waited_now: float, waited_then: float) -> float:
+        """Probability that a citizen who has waited ``waited_now`` seconds is
+        still waiting at ``waited_then``."""
+        if waited_then <= waited_now:
+            return 1.0
+        h = self._hazards()
+        edges = LEAVE_EDGES
+        total = 0.0
+        for i, lo in enumerate(edges):
+            lo_s = lo * 60.0
+            hi_s = edges[i + 1] * 60.0 if i + 1 < len(edges) else math.inf
+            a, b = max(lo_s, waited_now), min(hi_s, waited_then)
+            if b > a:
+                total += h[i] * (b - a)
+        return math.exp(-total)
+
+    def _learn_show(self, no_show: float, seconds: float | None) -> None:
+        ns = self.state["ns"]
+        a = max(1.0 / (ns[2] + 30), 0.01)
+        ns[0] += a * (no_show - ns[0])
+        if seconds is not None:
+            ns[1] += max(1.0 / (ns[2] * ns[0] + 3), 0.05) * (seconds - ns[1])
+        ns[2] += 1
+
+    def _freed(self, counter: int | None, ts: float) -> None:
+        """A counter ended a visit: if someone waits for it, the time to its
+        next call is a gap sample."""
+        if counter is None:
+            return
+        cfg = self.config.counter(counter)
+        if cfg is not None and any(self.src.waiting[d] for d in cfg.departments):
+            self._last_free[counter] = ts
+        else:
+            self._last_free.pop(counter, None)
+
+    def _slots(self, start: float, end: float, col: int) -> None:
+        """Add ``[start, end)`` to column ``col`` (0 serving, 1 paused) of
+        the availability of each quarter hour it covers."""
+        if end <= start or start <= 0 or end - start > 16 * 3600:
+            return  # nothing, or a counter left overnight: says nothing about a day
+        avail = self.state["avail"]
+        offset = self._local(start).utcoffset()
+        off = offset.total_seconds() if offset else 0.0
+        t = start
+        while t < end:
+            local = (t + off) % 86400
+            stop = min(end, t + (SLOT - local % SLOT))
+            cell = avail.setdefault(str(int(local // SLOT)), [0.0, 0.0])
+            cell[col] += stop - t
+            t = stop
+        self._avail_cache = None
+
+    def counter_changed(self, number: int, old_status: str, old_since: float,
+                        old_reason: str | None, new_status: str, ts: float) -> None:
+        """A counter's status changes: learn how long pauses with a reason
+        last and, when the pause kept someone waiting, when in the day
+        counters with work are paused."""
+        self._new_day(ts)
+        self._last_free.pop(number, None)
+        if old_status != PAUSED or ts <= old_since or old_since <= 0:
+            return
+        cfg = self.config.counter(number)
+        if cfg is not None and any(self.src.waiting[d] for d in cfg.departments):
+            # Someone is waiting for the counter now: the pause held them up.
+            # (A break nobody waited through costs nobody anything.)
+            self._slots(old_since, ts, 1)
+        pauses = self.state["pause"]
+        key = (old_reason or "").strip().lower()[:40]
+        seen = pauses.pop(key, [])  # re-inserted last: most recently used
+        seen.append(round(ts - old_since))
+        pauses[key] = seen[-PAUSES_KEPT:]
+        while len(pauses) > REASONS_KEPT:
+            pauses.pop(next(iter(pauses)))
+
+    @staticmethod
+    def regime(ahead: int) -> int:
+        """The calibration regime of a look-ahead that served ``ahead`` first."""
+        return sum(1 for r in REGIMES[1:] if ahead >= r)
+
+    def _calibrate(self, actual: float, predicted: float, spread: float, regime: int) -> None:
+        z = (actual - predicted) / spread
+        cal = self.state["cal"][regime]
+        for i, q in enumerate(QUANTILES):
+            cal[i] += CAL_STEP * (q - (1.0 if z < cal[i] else 0.0))
+        # Quantile trackers may cross while they settle; keep them ordered.
+        cal.sort()
+
+    # --- the pieces of a look-ahead ---------------------------------------
+
+    def _availability(self) -> list[float]:
+        if self._avail_cache is None:
+            out = [1.0] * SLOTS
+            for key, (open_s, paused_s) in self.state["avail"].items():
+                out[int(key)] = (open_s + AVAIL_PRIOR) / (open_s + paused_s + AVAIL_PRIOR)
+            self._avail_cache = out
+        return self._avail_cache
+
+    def _advance(self, t: float, work: float, avail: list[float], off: float) -> float:
+        """When ``work`` seconds of counter time starting at ``t`` are done,
+        with counters available at the learned rate of each quarter hour."""
+        for _ in range(SLOTS + 1):
+            local = (t + off) % 86400
+            a = avail[int(local // SLOT)]
+            room = SLOT - local % SLOT
+            if a * room >= work:
+                return t + work / a
+            work -= a * room
+            t += room
+        return t + work
+
+    def pause_rest(self, reason: str | None, elapsed: float) -> float:
+        """Expected rest of a pause with ``reason`` that has lasted ``elapsed``."""
+        pauses = self.state["pause"]
+        seen = pauses.get((reason or "").strip().lower()[:40])
+        if not seen:
+            seen = [d for ds in pauses.values() for d in ds] or [SEED_PAUSE_SECONDS]
+        rest = [d - elapsed for d in seen if d > elapsed]
+        if rest:
+            return sum(rest) / len(rest)
+        return 120.0  # longer than any seen: back any moment
+
+    def _occupancy(self, department: str, procedure: str | None) -> tuple[float, float]:
+        """Expected counter seconds a waiting citizen will take, and the variance."""
+        mu, v = self.service_log(department, procedure)
+        mean = math.exp(mu + v / 2)
+        walk = self.state["walk"][0]
+        gap = self.state["gap"][0]
+        p, ns_s, _ = self.state["ns"]
+        shown = walk + mean
+        occ = (1 - p) * shown + p * ns_s + gap
+        var = (1 - p) * mean * mean * (math.exp(v) - 1) + p * (1 - p) * (shown - ns_s) ** 2
+        return occ, var
+
+    def _counter_rest(self, state: Any, now: float) -> tuple[float, float]:
+        """When a staffed counter will be free to call, and the variance."""
+        gap = self.state["gap"][0]
+        if state.status == PAUSED:
+            rest = self.pause_rest(state.reason, now - state.since)
+            return now + rest, (0.5 * rest) ** 2
+        tid = state.ticket_id
+        t = self.src.tickets.get(tid) if tid is not None else None
+        if t is None:
+            return now + REACT_SECONDS, 0.0
+        mu, v = self.service_log(t.department, t.procedure)
+        if t.status == SERVING and t.started_at is not None:
+            rest = lognormal_residual(mu, v, now - t.started_at)
+            return now + rest + gap, rest * rest * (math.exp(v) - 1)
+        # Called, not started: still walking up, or a no-show in the making.
+        mean = math.exp(mu + v / 2)
+        elapsed = now - (t.called_at or now)
+        walk = self.state["walk"][0]
+        p, ns_s, _ = self.state["ns"]
+        if elapsed > 2 * walk + 30:
+            p = max(p, 0.5)  # long uncollected: more likely gone
+        rest = (1 - p) * (max(walk - elapsed, 0.0) + mean) + p * max(ns_s - elapsed, 10.0)
+        return now + rest + gap, (1 - p) * mean * mean * (math.exp(v) - 1)
+
+    # --- estimates --------------------------------------------------------
+
+    def estimate(self, department: str, now: float, ticket: Any = None,
+                 remember: bool = False) -> Estimate:
+        """The wait of ``ticket`` (waiting in ``department``), or of a normal
+        ticket issued there now. ``remember`` keeps it to calibrate against
+        the real wait when the ticket is called."""
+        dept = self.config.department(department)
+        if dept is None:
+            return Estimate(None, unknown=DEPARTMENT_CLOSED)
+        if not dept.open and ticket is None:
+            return Estimate(None, unknown=DEPARTMENT_CLOSED)
+        raw = self.lookahead(department, now, ticket)
+        if raw is None:
+            return Estimate(None, unknown=NO_OPEN_COUNTER)
+        seconds, var, served = raw
+        spread = math.sqrt(var + MIN_SPREAD ** 2)
+        regime = self.regime(served)
+        if remember and ticket is not None:
+            key = (ticket.id, ticket.transfers)
+            if key not in self._memo:
+                self._memo[key] = (seconds, spread, now, regime)
+        lo_z, mid_z, hi_z = self.state["cal"][regime]
+        point = max(0.0, seconds + mid_z * spread) / 60
+        low = max(0.0, seconds + lo_z * spread) / 60
+        high = max(0.0, seconds + hi_z * spread) / 60
+        minutes = round(point)
+        lo, hi = min(math.floor(low), minutes), max(math.ceil(high), minutes)
+        return Estimate(minutes, lo, max(hi, lo), None, seconds, spread)
+
+    def lookahead(self, department: str, now: float,
+                  ticket: Any = None) -> tuple[float, float, int] | None:
+        """Seconds until the ticket is called, the variance, and how many
+        waiting citizens are called first; None when no counter serving the
+        department is staffed."""
+        depts, numbers = self._groups[department]
+        counters = []
+        serving_target = 0
+        for n in numbers:
+            state = self.src.counters[n]
+            if state.status not in (OPEN, PAUSED):
+                continue
+            cfg = self.config.counter(n)
+            serves = cfg.departments if cfg else ()
+            if department in serves:
+                serving_target += 1
+            free, var = self._counter_rest(state, now)
+            counters.append([free, var, state.priority_streak, serves])
+        if not serving_target:
+            return None
+
+        # Each department's waiting tickets, in four lists sorted by queue
+        # time: (priority?, band). The rank of each list's head decides.
+        occ_cache: dict[tuple[str, str | None], tuple[float, float]] = {}
+        lists: dict[str, list[list]] = {}
+        for code in depts:
+            four: list[list] = [[], [], [], []]  # normal front, normal, prio front, prio
+            for t in self.src.waiting[code].values():
+                key = (code, t.procedure)
+                ov = occ_cache.get(key)
+                if ov is None:
+                    ov = occ_cache[key] = self._occupancy(code, t.procedure)
+                kind = 2 if ticket is not None and t.id == ticket.id else 0
+                four[(2 if t.priority else 0) + (t.band != FRONT_BAND)].append(
+                    (t.queued_at, t.id, ov[0], ov[1], 1.0, kind))
+            for lst in four:
+                lst.sort()
+            lists[code] = four
+        if ticket is None:
+            occ, var = self._occupancy(department, None)
+            lists[department][1].append((now, 1e15, occ, var, 1.0, 2))
+        elif not any(e[5] == 2 for lst in lists[department] for e in lst):
+            return 0.0, 0.0, 0  # not waiting (already called)
+        ptr = {code: [0, 0, 0, 0] for code in depts}
+
+        # Overtakers to come: fractional tickets at the learned rates.
+        streams = []
+        kinds = [("p", 3), ("f", 0)]
+        if self._rules.call_policy == "preference":
+            kinds.append(("a", 1))
+        for code in depts:
+            for kind, which in kinds:
+                lam = self.rate(code, kind, now)
+                if lam * 3600 < 0.05:
+                    continue
+                step = min(STREAM_STEP, 1.0 / lam)
+                occ, var = self._occupancy(code, None)
+                streams.append([now + step / 2, step, lam * step, code, which, occ, var])
+        vid = 2e15
+
+        avail = self._availability()
+        offset = self._local(now).utcoffset()
+        off = offset.total_seconds() if offset else 0.0
+        rules = self._rules
+        policy_pref = rules.call_policy == "preference"
+        max_prio = rules.max_priority_in_row
+        overdue = self._overdue
+        served = 0
+        heap = [(c[0], i) for i, c in enumerate(counters)]
+        heapq.heapify(heap)
+        for _ in range(MAX_STEPS):
+            if not heap:
+                break
+            t, i = heapq.heappop(heap)
+            for s in streams:
+                while s[0] <= t:
+                    vid += 1
+                    lists[s[3]][s[4]].append((s[0], vid, s[5], s[6], s[2], 1))
+                    s[0] += s[1]
+            c = counters[i]
+            serves = c[3]
+            if policy_pref:
+                serves = next(((d,) for d in serves if d in lists
+                               and any(p < len(lst) for p, lst in zip(ptr[d], lists[d]))), ())
+            best_n = best_p = None
+            for code in serves:
+                four = lists.get(code)
+                if four is None:
+                    continue
+                ov_s = overdue[code]
+                pp = ptr[code]
+                for which in (0, 1, 2, 3):
+                    lst = four[which]
+                    if pp[which] >= len(lst):
+                        continue
+                    e = lst[pp[which]]
+                    r = rank(FRONT_BAND if which in (0, 2) else NORMAL_BAND, e[0], e[1], ov_s, t)
+                    if which >= 2:
+                        if best_p is None or r < best_p[0]:
+                            best_p = (r, code, which, e)
+                    elif best_n is None or r < best_n[0]:
+                        best_n = (r, code, which, e)
+            if takes_priority(best_p is not None, best_n is not None, c[2], max_prio):
+                chosen = best_p
+                c[2] += 1
+            else:
+                chosen = best_n
+                if chosen is not None:
+                    c[2] = 0
+            if chosen is None:
+                # Nothing for this counter now: it waits for the next overtaker.
+                nxt = min((s[0] for s in streams if s[3] in c[3]), default=None)
+                if nxt is not None:
+                    heapq.heappush(heap, (nxt + REACT_SECONDS, i))
+                continue
+            _, code, which, e = chosen
+            if e[5] == 2:
+                c_eff = max(1, serving_target)
+                return t - now, c[1] / c_eff, served
+            ptr[code][which] += 1
+            w = e[4]
+            if e[5] == 0:
+                served += 1
+                # A citizen waiting now may have given up by the time called.
+                w = self.stays(now - e[0], t - e[0])
+            work = e[2] * w
+            c[1] += e[3] * w + w * (1 - w) * e[2] * e[2]
+            heapq.heappush(heap, (self._advance(t, work, avail, off), i))
+        # Ran out of steps (a huge queue): extrapolate from the last time.
+        return max(0.0, (heap[0][0] if heap else now) - now), 0.0, served

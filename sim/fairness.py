@@ -1,0 +1,80 @@
+"""Fairness of the call order, measured on simulated days.
+
+:class:`FairnessLog` watches the core's outcomes (use it as a sink, like
+:class:`sim.accuracy.EstimateLog`) and counts:
+
+* runs of priority calls at a counter longer than ``max_priority_in_row``
+  while a normal ticket was waiting for that counter — the rule says this
+  must not happen;
+* every wait in a queue (queued → called: a transferred citizen waits once
+  in each queue), per department: mean, 90th percentile, longest, and the
+  share called within the department's target. These are *per queue wait*,
+  like the report's "Chờ TB".
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class QueueWaits:
+    """Queue waits of one department, in minutes."""
+
+    department: str
+    n: int
+    mean: float
+    p90: float
+    longest: float
+    within_target: float
+
+
+@dataclass
+class FairnessLog:
+    """Counts what the call rule let happen."""
+
+    config: Any
+    priority_runs_over: int = 0
+    priority_calls_over: int = 0
+    waits: dict[str, list[float]] = field(default_factory=dict)
+    _streak: dict[int, int] = field(default_factory=dict)
+    _flagged: set[int] = field(default_factory=set)
+
+    def __call__(self, core: Any, out: Any) -> None:
+        limit = self.config.queue.max_priority_in_row
+        for ev in out.events:
+            if ev.type != "ticket_called" or ev.data.get("recall") or ev.counter is None:
+                continue
+            t = core.tickets.get(ev.ticket_id)
+            if t is None:
+                continue
+            self.waits.setdefault(t.department, []).append(float(ev.data.get("waited", 0)) / 60)
+            n = ev.counter
+            if not t.priority:
+                self._streak[n] = 0
+                self._flagged.discard(n)
+                continue
+            before = self._streak.get(n, 0)
+            self._streak[n] = before + 1
+            cfg = self.config.counter(n)
+            normal_waits = cfg is not None and any(
+                not o.priority for d in cfg.departments for o in core.waiting[d].values())
+            if before >= limit and normal_waits:
+                self.priority_calls_over += 1
+                if n not in self._flagged:
+                    self._flagged.add(n)
+                    self.priority_runs_over += 1
+
+    def queue_waits(self) -> list[QueueWaits]:
+        """Per department, in the center's order."""
+        out = []
+        for d in self.config.departments:
+            w = sorted(self.waits.get(d.code, []))
+            if not w:
+                continue
+            out.append(QueueWaits(d.code, len(w), statistics.fmean(w),
+                                  w[min(len(w) - 1, int(0.9 * len(w)))], w[-1],
+                                  sum(1 for x in w if x <= d.target_wait) / len(w)))
+        return out
