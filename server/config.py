@@ -134,6 +134,8 @@ class CenterConfig:
     counters: tuple[Counter, ...]
     officers: tuple[Officer, ...]
     tokens: dict[str, str] = field(default_factory=dict)
+    #: The lunch closure (start, end) when counters stop serving, if any.
+    lunch: tuple[time, time] | None = None
 
     # Lookup tables built once; the dataclass stays frozen for callers.
     def __post_init__(self) -> None:
@@ -181,6 +183,7 @@ class CenterConfig:
             "opens": self.opens.strftime("%H:%M"),
             "closes": self.closes.strftime("%H:%M"),
             "last_ticket": self.last_ticket.strftime("%H:%M"),
+            "lunch": [t.strftime("%H:%M") for t in self.lunch] if self.lunch else None,
             "open_days": list(self.open_days),
             "notice": self.notice,
             "notice_en": self.notice_en,
@@ -309,6 +312,13 @@ class _Checker:
                 self.err(f"{path}.{key}" if path else key, "is not a known setting")
 
 
+def _parse_hhmm(value: Any) -> time | None:
+    if isinstance(value, time):
+        return value
+    m = _TIME_RE.match(value) if isinstance(value, str) else None
+    return time(int(m.group(1)), int(m.group(2))) if m else None
+
+
 def _kind_name(kinds: tuple) -> str:
     names = {str: "text", int: "a whole number", float: "a number", bool: "true or false",
              list: "a list", dict: "a table", time: "a time"}
@@ -325,7 +335,7 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
                      "counters", "officers", "devices"}, "")
 
     center = c.get(data, "center", "", dict, default={}) or {}
-    c.unknown(center, {"name", "name_en", "timezone", "opens", "closes", "last_ticket",
+    c.unknown(center, {"name", "name_en", "timezone", "opens", "closes", "last_ticket", "lunch",
                        "open_days", "notice", "notice_en"}, "center")
     name = c.text(center, "name", "center")
     name_en = c.text(center, "name_en", "center", required=False, default=name)
@@ -341,6 +351,16 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
         c.err("center.closes", "must be later than center.opens")
     if opens and closes and last_ticket and not (opens <= last_ticket <= closes):
         c.err("center.last_ticket", "must be between center.opens and center.closes")
+    lunch = None
+    raw_lunch = c.get(center, "lunch", "center", list, required=False, default=None)
+    if raw_lunch is not None:
+        parts = [_parse_hhmm(x) for x in raw_lunch]
+        if len(parts) != 2 or None in parts:
+            c.err("center.lunch", "must be two times [\"HH:MM\", \"HH:MM\"]")
+        elif not (opens and closes and opens < parts[0] < parts[1] < closes):
+            c.err("center.lunch", "must start after center.opens and end before center.closes")
+        else:
+            lunch = (parts[0], parts[1])
     open_days = c.get(center, "open_days", "center", list, required=False,
                       default=["mon", "tue", "wed", "thu", "fri"])
     for i, day in enumerate(open_days or []):
@@ -541,7 +561,7 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
         raise ConfigError(c.errors, source)
     return CenterConfig(
         name=name, name_en=name_en, timezone=tz, opens=opens, closes=closes,
-        last_ticket=last_ticket, open_days=tuple(open_days), notice=notice,
+        last_ticket=last_ticket, open_days=tuple(open_days), notice=notice, lunch=lunch,
         notice_en=notice_en, queue=rules, rating_window_seconds=window,
         rating_levels=tuple(sorted(levels, key=lambda r: -r.value)),
         priority_groups=tuple(groups), departments=tuple(departments),

@@ -309,6 +309,7 @@ class QueueCore:
     def _begin(self) -> tuple[Outcome, float, datetime]:
         ts, local = self._now()
         self._out = Outcome()
+        self.estimator.changed()
         self._rollover(ts, local)
         return self._out, ts, local
 

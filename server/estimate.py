@@ -44,6 +44,7 @@ tickets (``department_closed``).
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 from dataclasses import dataclass
@@ -70,8 +71,10 @@ STATE_VERSION = 1
 #: Service times: prior weight of the typical minutes (in samples), floor of
 #: the averaging weight (memory of ~1 / ALPHA_MIN samples), the clamp in
 #: standard deviations and the variance kept by clamping a normal there.
-PRIOR_SAMPLES = 6
+PRIOR_SAMPLES = 4
+WINDOW = 30
 ALPHA_MIN = 0.02
+PROC_ALPHA_MIN = 0.05
 CLAMP_SD = 2.5
 #: Squared coefficient of variation assumed before anything is learned (0.5²).
 SEED_CV2 = 0.25
@@ -104,6 +107,14 @@ SLOT = 900
 SLOTS = 86400 // SLOT
 AVAIL_PRIOR = 1800.0
 AVAIL_DECAY = 0.8
+#: A counter back from a pause less than this long ago is "rested": officers
+#: rarely take two breaks in a row, so rested and other counters are learned
+#: (and looked ahead) with availabilities of their own.
+RESTED_SECONDS = 2 * 3600.0
+#: The center's configured lunch closure is a prior on availability (this
+#: many seconds of pause in each of its quarter hours), so that the very
+#: first day knows of it; days of data then say how it really goes.
+LUNCH_PRIOR, LUNCH_PRIOR_MIN = 20 * SLOT, 4 * SLOT
 
 PAUSES_KEPT, REASONS_KEPT = 30, 8
 
@@ -113,6 +124,7 @@ PAUSES_KEPT, REASONS_KEPT = 30, 8
 LEAVE_EDGES = (0, 15, 30, 45, 60, 90, 120, 180)
 LEAVE_PRIOR = 5 * 3600.0
 LEAVE_DECAY = 0.9
+_LEAVE_EDGES_S = tuple(e * 60.0 for e in LEAVE_EDGES)
 
 #: Calibration quantiles (of the normalised error) and their learning step.
 QUANTILES = (0.1, 0.5, 0.9)
@@ -148,6 +160,20 @@ class Estimate:
 
 def _phi(z: float) -> float:
     return 0.5 * math.erfc(-z / math.sqrt(2.0))
+
+
+def _robust_band(values: list[float]) -> tuple[float, float, float]:
+    """Median of positive ``values`` and the clamp band around it: 2.5
+    robust standard deviations (1.4826 × the median absolute deviation of
+    the logs, at least 0.2) on a log scale."""
+    ordered = sorted(values)
+    n = len(ordered)
+    med = ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
+    med = max(med, 1e-9)
+    devs = sorted(abs(math.log(max(x, 1e-9) / med)) for x in ordered)
+    mad = devs[n // 2] if n % 2 else (devs[n // 2 - 1] + devs[n // 2]) / 2
+    sigma = max(1.4826 * mad, 0.2)
+    return med, med * math.exp(-CLAMP_SD * sigma), med * math.exp(CLAMP_SD * sigma)
 
 
 def lognormal_residual(mu: float, var: float, elapsed: float) -> float:
@@ -187,18 +213,27 @@ class Estimator:
                          for p in d.procedures}
         self._dept_typical = {d.code: d.typical_minutes * 60.0 for d in self.config.departments}
         # Estimates made at issue/transfer, kept to calibrate when called.
-        self._memo: dict[tuple[int, int], tuple[float, float, float]] = {}
+        self._memo: dict[tuple[int, int], tuple[float, float, float, int]] = {}
+        # Department views: (version, when, estimate), valid until anything
+        # changes (``_version``) or a second has passed.
+        self._views: dict[str, tuple[int, float, Estimate]] = {}
+        self._version = 0
         self._last_free: dict[int, float] = {}
-        self._avail_cache: list[float] | None = None
+        self._avail_cache: tuple[list[float], list[float]] | None = None
+        self._lunch_slots: set[int] = set()
+        if self.config.lunch:
+            a, b = (t.hour * 3600 + t.minute * 60 for t in self.config.lunch)
+            self._lunch_slots = set(range(a // SLOT, (b + SLOT - 1) // SLOT))
         self._hazard_cache: list[float] | None = None
+        self._cum_hazard: list[float] = []
 
     # --- state ----------------------------------------------------------
 
     @staticmethod
     def _fresh() -> dict[str, Any]:
-        return {"v": STATE_VERSION, "day": "", "svc": {}, "proc": {}, "mix": {},
+        return {"v": STATE_VERSION, "day": "", "svc": {}, "proc": {},
                 "walk": [SEED_WALK, 0], "gap": [SEED_GAP, 0],
-                "ns": [SEED_NO_SHOW, SEED_NO_SHOW_SECONDS, 0], "rate": {}, "pshare": [SEED_PRIORITY_SHARE, 0], "fshare": {}, "avail": {},
+                "ns": [SEED_NO_SHOW, SEED_NO_SHOW_SECONDS, 0], "rate": {}, "pshare": [SEED_PRIORITY_SHARE, 0], "fshare": {}, "avail": {}, "rested": {},
                 "pause": {}, "cal": [list(SEED_QUANTILES) for _ in REGIMES],
                 "leave": [[0.0, 0.0] for _ in LEAVE_EDGES]}
 
@@ -243,8 +278,9 @@ class Estimator:
             return
         if st["day"]:
             for slot in st["avail"].values():
-                slot[0] *= AVAIL_DECAY
-                slot[1] *= AVAIL_DECAY
+                for i in range(len(slot)):
+                    slot[i] *= AVAIL_DECAY
+            st["rested"] = {}
             for cell in st["leave"]:
                 cell[0] *= LEAVE_DECAY
                 cell[1] *= LEAVE_DECAY
@@ -272,11 +308,11 @@ class Estimator:
     def service_stats(self, department: str, procedure: str | None) -> tuple[float, float]:
         """Mean service seconds of a procedure and the squared coefficient of
         variation; for ``None``, of whatever mix the department serves."""
-        r, cv2, _ = self.state["svc"].get(department) or (1.0, SEED_CV2, 0)
+        svc = self.state["svc"].get(department)
+        r, cv2 = (svc[0], svc[1]) if svc else (1.0, SEED_CV2)
         if procedure is None or procedure not in self._typical:
-            mix = self.state["mix"].get(department)
-            if mix is not None:
-                return mix[0], cv2 + 0.1
+            if svc and svc[3] is not None:
+                return svc[3], svc[4]
             return self._dept_typical.get(department, 600.0) * r, cv2 + 0.1
         return self._typical[procedure] * self._ratio(department, procedure), cv2
 
@@ -294,43 +330,50 @@ class Estimator:
     def learn_service(self, department: str, procedure: str | None, seconds: float) -> None:
         """One observed service time, robustly folded into the averages.
 
-        Each sample is taken relative to what is expected for its procedure,
-        clamped to 2.5 standard deviations (on a log scale: service times are
-        skewed), and averaged in seconds with a prior weight on the typical
-        minutes, so that the mean stays unbiased whatever the shape."""
-        if seconds < MIN_SERVICE_SECONDS or department not in self._dept_typical:
+        The department keeps its last WINDOW services as ratios to their
+        procedures' typical minutes, seeded with PRIOR_SAMPLES at exactly the
+        typical minutes until real ones outnumber them. Every sample is
+        clamped around the *median* of that window (2.5 robust standard
+        deviations on a log scale — service times are skewed — from the
+        median absolute deviation), then averaged: the mean stays unbiased
+        for ordinary samples, while a few outliers, even the first ones, move
+        it little, and clamping around the median cannot feed on itself."""
+        if department not in self._dept_typical or seconds < min(
+                MIN_SERVICE_SECONDS, 0.02 * self.typical_seconds(department, procedure)):
             return
+        typical = self.typical_seconds(department, procedure)
         svc = self.state["svc"].get(department)
         if svc is None:
-            svc = self.state["svc"][department] = [1.0, SEED_CV2, 0]
-        r, cv2, n = svc
-        known = procedure is not None and procedure in self._typical
-        typical = self.typical_seconds(department, procedure)
-        expected = typical * self._ratio(department, procedure if known else None)
-        v = math.log(1 + cv2)
-        lo, hi = math.exp(-v / 2 - CLAMP_SD * math.sqrt(v)), math.exp(-v / 2 + CLAMP_SD * math.sqrt(v))
-        y = min(max(seconds / expected, lo), hi)  # the sample against what was expected
-        ratio = y * expected / typical  # and against the typical minutes
-        a = max(1.0 / (n + PRIOR_SAMPLES + 1), ALPHA_MIN)
-        svc[0] = r + a * (ratio - r)
-        # The spread learns slower and no sample counts for more than a few
-        # times the current one: a run of outliers cannot open the clamp.
-        svc[1] = min(max(cv2 + a / 2 * (min((y - 1) ** 2, 4 * cv2) - cv2), 0.01), 2.0)
-        svc[2] = n + 1
-        if known:
+            svc = self.state["svc"][department] = [1.0, SEED_CV2, 0, None, SEED_CV2, []]
+        window = svc[5]
+        window.append([round(seconds / typical, 4), round(seconds, 1)])
+        del window[:-WINDOW]
+        svc[2] += 1
+        prior = PRIOR_SAMPLES if len(window) <= PRIOR_SAMPLES else max(
+            0, 2 * PRIOR_SAMPLES - len(window))
+        ratios = [w[0] for w in window] + [1.0] * prior
+        med, lo, hi = _robust_band(ratios)
+        clamped = [min(max(x, lo), hi) for x in ratios]
+        r = sum(clamped) / len(clamped)
+        var = sum((x - r) ** 2 for x in clamped) / max(1, len(clamped) - 1)
+        svc[0] = r
+        svc[1] = min(max(var / (r * r), 0.01), 2.0) if len(clamped) > 2 else SEED_CV2
+        # The department's mix in seconds, whatever the procedures (for
+        # tickets without one, and for overtakers still to come).
+        secs = [w[1] for w in window] + [self._dept_typical[department]] * prior
+        _, slo, shi = _robust_band(secs)
+        sc = [min(max(x, slo), shi) for x in secs]
+        m = sum(sc) / len(sc)
+        svc[3] = m
+        svc[4] = min(max(sum((x - m) ** 2 for x in sc) / max(1, len(sc) - 1) / (m * m),
+                         0.01), 2.0) if len(sc) > 2 else SEED_CV2 + 0.1
+        if procedure is not None and procedure in self._typical:
+            ratio = min(max(seconds / typical, lo), hi)
             own = self.state["proc"].get(procedure)
             if own is None:
                 own = self.state["proc"][procedure] = [ratio, 0]
-            own[0] += max(1.0 / (own[1] + 1), ALPHA_MIN * 2) * (ratio - own[0])
+            own[0] += max(1.0 / (own[1] + 1), PROC_ALPHA_MIN) * (ratio - own[0])
             own[1] += 1
-        # The department's mix, whatever the procedures (for tickets without
-        # one, and for overtakers still to come).
-        mix = self.state["mix"].get(department)
-        if mix is None:
-            mix = self.state["mix"][department] = [expected, 0]
-        x = min(max(seconds, mix[0] * lo / 2), mix[0] * hi * 2)
-        mix[0] += max(1.0 / (mix[1] + PRIOR_SAMPLES + 1), ALPHA_MIN) * (x - mix[0])
-        mix[1] += 1
 
     @staticmethod
     def _ewma(pair: list[float], x: float, prior: float = 3, floor: float = ALPHA_MIN) -> None:
@@ -365,6 +408,10 @@ class Estimator:
             return r * fs[0] if fs else 0.0
         return r
 
+    def changed(self) -> None:
+        """The core's state is about to change: cached views are stale."""
+        self._version += 1
+
     def observe(self, type_: str, ts: float, ticket: Any, counter: int | None,
                 data: dict[str, Any]) -> None:
         """Learn from one event the core emitted (after its state change)."""
@@ -387,13 +434,13 @@ class Estimator:
             self._learn_show(0.0, None)
         elif type_ == "ticket_no_show":
             if ticket.called_at is not None:
-                self._slots(ticket.called_at, ts, 0)
+                self._slots(ticket.called_at, ts, 0, counter)
                 self._learn_show(1.0, min(max(ts - ticket.called_at, 0.0), 1800.0))
             self._freed(counter, ts)
         elif type_ == "visit_ended":
             v = data.get("visit") or {}
             if v.get("called_at") is not None and v.get("ended_at") is not None:
-                self._slots(float(v["called_at"]), float(v["ended_at"]), 0)
+                self._slots(float(v["called_at"]), float(v["ended_at"]), 0, v.get("counter"))
             if v.get("outcome") in ("served", "transferred") and v.get("started_at") is not None \
                     and v["started_at"] == v.get("called_at"):
                 # Finished without "start": the walk, if any, is in the service.
@@ -432,25 +479,27 @@ class Estimator:
         self._hazard_cache = None
 
     def _hazards(self) -> list[float]:
+        """Give-up hazard per second in each bucket of time waited."""
         if self._hazard_cache is None:
-            self._hazard_cache = [c / (e + LEAVE_PRIOR) for e, c in self.state["leave"]]
+            h = [c / (e + LEAVE_PRIOR) for e, c in self.state["leave"]]
+            cum = [0.0]
+            for i in range(len(LEAVE_EDGES) - 1):
+                cum.append(cum[-1] + h[i] * (LEAVE_EDGES[i + 1] - LEAVE_EDGES[i]) * 60)
+            self._hazard_cache = h
+            self._cum_hazard = cum
         return self._hazard_cache
+
+    def _cumulative(self, waited: float) -> float:
+        h = self._hazards()
+        i = bisect.bisect_right(_LEAVE_EDGES_S, waited) - 1
+        return self._cum_hazard[i] + h[i] * (waited - _LEAVE_EDGES_S[i])
 
     def stays(self, waited_now: float, waited_then: float) -> float:
         """Probability that a citizen who has waited ``waited_now`` seconds is
         still waiting at ``waited_then``."""
         if waited_then <= waited_now:
             return 1.0
-        h = self._hazards()
-        edges = LEAVE_EDGES
-        total = 0.0
-        for i, lo in enumerate(edges):
-            lo_s = lo * 60.0
-            hi_s = edges[i + 1] * 60.0 if i + 1 < len(edges) else math.inf
-            a, b = max(lo_s, waited_now), min(hi_s, waited_then)
-            if b > a:
-                total += h[i] * (b - a)
-        return math.exp(-total)
+        return math.exp(self._cumulative(waited_now) - self._cumulative(waited_then))
 
     def _learn_show(self, no_show: float, seconds: float | None) -> None:
         ns = self.state["ns"]
@@ -471,11 +520,21 @@ class Estimator:
         else:
             self._last_free.pop(counter, None)
 
-    def _slots(self, start: float, end: float, col: int) -> None:
+    def _rested_until(self, counter: int | None) -> float:
+        back = self.state["rested"].get(str(counter)) if counter is not None else None
+        return back + RESTED_SECONDS if back is not None else -math.inf
+
+    def _slots(self, start: float, end: float, col: int, counter: int | None,
+               rested_until: float | None = None) -> None:
         """Add ``[start, end)`` to column ``col`` (0 serving, 1 paused) of
-        the availability of each quarter hour it covers."""
+        the availability of each quarter hour it covers — the rested
+        counters' columns (2, 3) while the counter is rested."""
         if end <= start or start <= 0 or end - start > 16 * 3600:
             return  # nothing, or a counter left overnight: says nothing about a day
+        if rested_until is None:
+            rested_until = self._rested_until(counter)
+        if start < rested_until:
+            col += 2
         avail = self.state["avail"]
         offset = self._local(start).utcoffset()
         off = offset.total_seconds() if offset else 0.0
@@ -483,7 +542,7 @@ class Estimator:
         while t < end:
             local = (t + off) % 86400
             stop = min(end, t + (SLOT - local % SLOT))
-            cell = avail.setdefault(str(int(local // SLOT)), [0.0, 0.0])
+            cell = avail.setdefault(str(int(local // SLOT)), [0.0, 0.0, 0.0, 0.0])
             cell[col] += stop - t
             t = stop
         self._avail_cache = None
@@ -498,10 +557,15 @@ class Estimator:
         if old_status != PAUSED or ts <= old_since or old_since <= 0:
             return
         cfg = self.config.counter(number)
-        if cfg is not None and any(self.src.waiting[d] for d in cfg.departments):
-            # Someone is waiting for the counter now: the pause held them up.
-            # (A break nobody waited through costs nobody anything.)
-            self._slots(old_since, ts, 1)
+        if cfg is not None:
+            # The pause held up whoever waits for the counter now, from when
+            # the first of them came (a break nobody waited through costs
+            # nobody anything, so it does not count against availability).
+            first = min((t.queued_at for d in cfg.departments
+                         for t in self.src.waiting[d].values()), default=None)
+            if first is not None:
+                self._slots(max(old_since, first), ts, 1, number)
+        self.state["rested"][str(number)] = ts
         pauses = self.state["pause"]
         key = (old_reason or "").strip().lower()[:40]
         seen = pauses.pop(key, [])  # re-inserted last: most recently used
@@ -525,21 +589,39 @@ class Estimator:
 
     # --- the pieces of a look-ahead ---------------------------------------
 
-    def _availability(self) -> list[float]:
+    def _today_at(self, now: float, at: Any) -> float:
+        """The epoch time of local time ``at`` on the day of ``now``."""
+        local = self._local(now)
+        return local.replace(hour=at.hour, minute=at.minute, second=0, microsecond=0).timestamp()
+
+    def _availability(self) -> tuple[list[float], list[float]]:
+        """Share of time counters with work serve rather than pause, per
+        quarter hour: for counters not rested, and for rested ones."""
         if self._avail_cache is None:
-            out = [1.0] * SLOTS
-            for key, (open_s, paused_s) in self.state["avail"].items():
-                out[int(key)] = (open_s + AVAIL_PRIOR) / (open_s + paused_s + AVAIL_PRIOR)
-            self._avail_cache = out
+            due, rested = [1.0] * SLOTS, [1.0] * SLOTS
+            cells = self.state["avail"]
+            for i in set(range(SLOTS)) & ({int(k) for k in cells} | self._lunch_slots):
+                cell = cells.get(str(i), (0.0, 0.0, 0.0, 0.0))
+                seen = sum(cell)
+                closed = max(LUNCH_PRIOR - seen, LUNCH_PRIOR_MIN) if i in self._lunch_slots else 0.0
+                due[i] = (cell[0] + AVAIL_PRIOR) / (cell[0] + cell[1] + AVAIL_PRIOR + closed)
+                rested[i] = (cell[2] + AVAIL_PRIOR) / (cell[2] + cell[3] + AVAIL_PRIOR + closed)
+            self._avail_cache = (due, rested)
         return self._avail_cache
 
-    def _advance(self, t: float, work: float, avail: list[float], off: float) -> float:
+    def _advance(self, t: float, work: float, avail: tuple[list[float], list[float]],
+                 off: float, rested_until: float) -> float:
         """When ``work`` seconds of counter time starting at ``t`` are done,
-        with counters available at the learned rate of each quarter hour."""
-        for _ in range(SLOTS + 1):
+        with the counter available at the learned rate of each quarter hour."""
+        due, rested = avail
+        for _ in range(2 * SLOTS + 2):
             local = (t + off) % 86400
-            a = avail[int(local // SLOT)]
             room = SLOT - local % SLOT
+            if t < rested_until:
+                a = rested[int(local // SLOT)]
+                room = min(room, rested_until - t)
+            else:
+                a = due[int(local // SLOT)]
             if a * room >= work:
                 return t + work / a
             work -= a * room
@@ -574,11 +656,16 @@ class Estimator:
         gap = self.state["gap"][0]
         if state.status == PAUSED:
             rest = self.pause_rest(state.reason, now - state.since)
+            if self.config.lunch:
+                # Paused for the center's lunch closure: back at its end at the earliest.
+                start, end = (self._today_at(now, t) for t in self.config.lunch)
+                if start - 15 * 60 <= state.since < end:
+                    rest = max(rest, end - now)
             return now + rest, (0.5 * rest) ** 2
         tid = state.ticket_id
         t = self.src.tickets.get(tid) if tid is not None else None
         if t is None:
-            return now + REACT_SECONDS, 0.0
+            return now + min(REACT_SECONDS, gap), 0.0
         mu, v = self.service_log(t.department, t.procedure)
         if t.status == SERVING and t.started_at is not None:
             rest = lognormal_residual(mu, v, now - t.started_at)
@@ -605,17 +692,36 @@ class Estimator:
             return Estimate(None, unknown=DEPARTMENT_CLOSED)
         if not dept.open and ticket is None:
             return Estimate(None, unknown=DEPARTMENT_CLOSED)
-        raw = self.lookahead(department, now, ticket)
+        if ticket is None:
+            cached = self._views.get(department)
+            if cached is not None and cached[0] == self._version and abs(cached[1] - now) < 1.0:
+                return cached[2]
+        # One look-ahead answers both the ticket and a ticket issued now
+        # behind it (the department view the server sends next).
+        raw = self.lookahead(department, now, ticket, also_new=ticket is not None)
         if raw is None:
-            return Estimate(None, unknown=NO_OPEN_COUNTER)
-        seconds, var, served = raw
+            est = Estimate(None, unknown=NO_OPEN_COUNTER)
+            self._views[department] = (self._version, now, est)
+            return est
+        if ticket is not None and raw[1] is not None:
+            self._views[department] = (self._version, now, self._calibrated(*raw[1]))
+        seconds, var, served = raw[0] if ticket is not None else raw[1]
+        if ticket is None:
+            est = self._calibrated(seconds, var, served)
+            self._views[department] = (self._version, now, est)
+            return est
         spread = math.sqrt(var + MIN_SPREAD ** 2)
         regime = self.regime(served)
         if remember and ticket is not None:
             key = (ticket.id, ticket.transfers)
             if key not in self._memo:
                 self._memo[key] = (seconds, spread, now, regime)
-        lo_z, mid_z, hi_z = self.state["cal"][regime]
+        return self._calibrated(seconds, var, served)
+
+    def _calibrated(self, seconds: float, var: float, served: int) -> Estimate:
+        """The printed figure and range from a look-ahead, by the calibration."""
+        spread = math.sqrt(var + MIN_SPREAD ** 2)
+        lo_z, mid_z, hi_z = self.state["cal"][self.regime(served)]
         point = max(0.0, seconds + mid_z * spread) / 60
         low = max(0.0, seconds + lo_z * spread) / 60
         high = max(0.0, seconds + hi_z * spread) / 60
@@ -623,11 +729,13 @@ class Estimator:
         lo, hi = min(math.floor(low), minutes), max(math.ceil(high), minutes)
         return Estimate(minutes, lo, max(hi, lo), None, seconds, spread)
 
-    def lookahead(self, department: str, now: float,
-                  ticket: Any = None) -> tuple[float, float, int] | None:
-        """Seconds until the ticket is called, the variance, and how many
-        waiting citizens are called first; None when no counter serving the
-        department is staffed."""
+    def lookahead(self, department: str, now: float, ticket: Any = None,
+                  also_new: bool = False) -> tuple[Any, Any] | None:
+        """For ``ticket`` and/or a normal ticket issued now (``ticket`` None,
+        or ``also_new``): seconds until called, the variance, and how many
+        waiting citizens are called first — a pair (ticket's, new one's),
+        None where not asked. None when no counter serving the department
+        is staffed."""
         depts, numbers = self._groups[department]
         counters = []
         serving_target = 0
@@ -640,33 +748,44 @@ class Estimator:
             if department in serves:
                 serving_target += 1
             free, var = self._counter_rest(state, now)
-            counters.append([free, var, state.priority_streak, serves])
+            rested = free + RESTED_SECONDS if state.status == PAUSED else self._rested_until(n)
+            counters.append([free, var, state.priority_streak, serves, rested])
         if not serving_target:
             return None
 
-        # Each department's waiting tickets, in four lists sorted by queue
-        # time: (priority?, band). The rank of each list's head decides.
+        # Each department's waiting tickets, in four queues sorted by queue
+        # time — normal front, normal, priority front, priority — as
+        # [entries, position, band, priority?, overdue seconds]. Within a
+        # queue the rank only grows, so each queue's head is its best.
         occ_cache: dict[tuple[str, str | None], tuple[float, float]] = {}
-        lists: dict[str, list[list]] = {}
+        queues: dict[str, list[list]] = {}
+        live: dict[str, list[list]] = {}
+        found = ticket is None
         for code in depts:
-            four: list[list] = [[], [], [], []]  # normal front, normal, prio front, prio
+            ov_s = self._overdue[code]
+            four = [[[], 0, FRONT_BAND, False, ov_s], [[], 0, NORMAL_BAND, False, ov_s],
+                    [[], 0, FRONT_BAND, True, ov_s], [[], 0, NORMAL_BAND, True, ov_s]]
             for t in self.src.waiting[code].values():
                 key = (code, t.procedure)
                 ov = occ_cache.get(key)
                 if ov is None:
                     ov = occ_cache[key] = self._occupancy(code, t.procedure)
-                kind = 2 if ticket is not None and t.id == ticket.id else 0
-                four[(2 if t.priority else 0) + (t.band != FRONT_BAND)].append(
+                kind = 0
+                if ticket is not None and t.id == ticket.id:
+                    kind, found = 2, True
+                four[(2 if t.priority else 0) + (t.band != FRONT_BAND)][0].append(
                     (t.queued_at, t.id, ov[0], ov[1], 1.0, kind))
-            for lst in four:
-                lst.sort()
-            lists[code] = four
-        if ticket is None:
-            occ, var = self._occupancy(department, None)
-            lists[department][1].append((now, 1e15, occ, var, 1.0, 2))
-        elif not any(e[5] == 2 for lst in lists[department] for e in lst):
-            return 0.0, 0.0, 0  # not waiting (already called)
-        ptr = {code: [0, 0, 0, 0] for code in depts}
+            if (ticket is None or also_new) and code == department:
+                occ, var = self._occupancy(department, None)
+                four[1][0].append((now, 1e15, occ, var, 1.0, 3))
+            for q in four:
+                q[0].sort()
+            queues[code] = four
+            live[code] = [q for q in four if q[0]]
+        if not found:
+            return (0.0, 0.0, 0), None  # not waiting (already called)
+        results: list[Any] = [None if ticket is not None else False,
+                              None if ticket is None or also_new else False]
 
         # Overtakers to come: fractional tickets at the learned rates.
         streams = []
@@ -680,7 +799,8 @@ class Estimator:
                     continue
                 step = min(STREAM_STEP, 1.0 / lam)
                 occ, var = self._occupancy(code, None)
-                streams.append([now + step / 2, step, lam * step, code, which, occ, var])
+                streams.append([now + step / 2, step, lam * step, code, queues[code][which],
+                                occ, var])
         vid = 2e15
 
         avail = self._availability()
@@ -689,7 +809,8 @@ class Estimator:
         rules = self._rules
         policy_pref = rules.call_policy == "preference"
         max_prio = rules.max_priority_in_row
-        overdue = self._overdue
+        leaving = any(self._hazards())
+        react = self.state["gap"][0]
         served = 0
         heap = [(c[0], i) for i, c in enumerate(counters)]
         heapq.heapify(heap)
@@ -700,31 +821,25 @@ class Estimator:
             for s in streams:
                 while s[0] <= t:
                     vid += 1
-                    lists[s[3]][s[4]].append((s[0], vid, s[5], s[6], s[2], 1))
+                    q = s[4]
+                    q[0].append((s[0], vid, s[5], s[6], s[2], 1))
+                    if q[1] == len(q[0]) - 1:  # it had run dry
+                        live[s[3]].append(q)
                     s[0] += s[1]
             c = counters[i]
             serves = c[3]
             if policy_pref:
-                serves = next(((d,) for d in serves if d in lists
-                               and any(p < len(lst) for p, lst in zip(ptr[d], lists[d]))), ())
+                serves = next(((d,) for d in serves if live.get(d)), ())
             best_n = best_p = None
             for code in serves:
-                four = lists.get(code)
-                if four is None:
-                    continue
-                ov_s = overdue[code]
-                pp = ptr[code]
-                for which in (0, 1, 2, 3):
-                    lst = four[which]
-                    if pp[which] >= len(lst):
-                        continue
-                    e = lst[pp[which]]
-                    r = rank(FRONT_BAND if which in (0, 2) else NORMAL_BAND, e[0], e[1], ov_s, t)
-                    if which >= 2:
+                for q in live.get(code, ()):
+                    e = q[0][q[1]]
+                    r = rank(q[2], e[0], e[1], q[4], t)
+                    if q[3]:
                         if best_p is None or r < best_p[0]:
-                            best_p = (r, code, which, e)
+                            best_p = (r, code, q, e)
                     elif best_n is None or r < best_n[0]:
-                        best_n = (r, code, which, e)
+                        best_n = (r, code, q, e)
             if takes_priority(best_p is not None, best_n is not None, c[2], max_prio):
                 chosen = best_p
                 c[2] += 1
@@ -736,20 +851,25 @@ class Estimator:
                 # Nothing for this counter now: it waits for the next overtaker.
                 nxt = min((s[0] for s in streams if s[3] in c[3]), default=None)
                 if nxt is not None:
-                    heapq.heappush(heap, (nxt + REACT_SECONDS, i))
+                    heapq.heappush(heap, (nxt + react, i))
                 continue
-            _, code, which, e = chosen
-            if e[5] == 2:
-                c_eff = max(1, serving_target)
-                return t - now, c[1] / c_eff, served
-            ptr[code][which] += 1
+            _, code, q, e = chosen
+            if e[5] >= 2:
+                results[e[5] - 2] = (t - now, c[1] / max(1, serving_target), served)
+                if all(r is not None for r in results):
+                    break
+            q[1] += 1
+            if q[1] >= len(q[0]):
+                live[code].remove(q)
             w = e[4]
-            if e[5] == 0:
+            if e[5] in (0, 2):
                 served += 1
-                # A citizen waiting now may have given up by the time called.
-                w = self.stays(now - e[0], t - e[0])
+                if leaving and e[5] == 0:
+                    # A citizen waiting now may have given up by the time called.
+                    w = self.stays(now - e[0], t - e[0])
             work = e[2] * w
             c[1] += e[3] * w + w * (1 - w) * e[2] * e[2]
-            heapq.heappush(heap, (self._advance(t, work, avail, off), i))
-        # Ran out of steps (a huge queue): extrapolate from the last time.
-        return max(0.0, (heap[0][0] if heap else now) - now), 0.0, served
+            heapq.heappush(heap, (self._advance(t, work, avail, off, c[4]), i))
+        late = (max(0.0, (heap[0][0] if heap else now) - now), 0.0, served)
+        # (None: ran out of steps in a huge queue; False: not asked.)
+        return tuple(None if r is False else (late if r is None else r) for r in results)

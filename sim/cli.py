@@ -244,9 +244,56 @@ def _erlang(args: argparse.Namespace) -> int:
     return 0 if r.relative_error <= args.tolerance else 1
 
 
+def _floor(args: argparse.Namespace) -> int:
+    """``--floor``: how close to the best possible the printed estimates are."""
+    import statistics
+
+    from motcua.server.config import ConfigError, load_config
+
+    from .floor import floor_samples
+    from .profile import ProfileError
+
+    try:
+        config = load_config(args.config)
+        profile = _profile(args, config)
+    except (ConfigError, ProfileError) as e:
+        print(e, file=sys.stderr)
+        return 2
+    start = args.start or datetime.now(config.tz).date()
+    samples = [s for s in floor_samples(config, start, args.days, args.seed, profile=profile,
+                                        every=args.floor_every, replays=args.floor,
+                                        priority_every=1)
+               if s.minutes is not None]
+    print(f"Sàn sai số / error floor: {args.floor} lần chạy lại tương lai / replays of the "
+          f"future at every {args.floor_every}th ticket (and every priority ticket), "
+          f"{len(samples)} phiếu/tickets; MAE min (% of the group's mean wait)")
+    print(f"  {'':22s} {'n':>5s} {'chờ TB':>7s} {'sàn / floor':>14s} {'mới / new':>14s} "
+          f"{'hôm nay / today':>16s}")
+    groups = [("tất cả / all", samples),
+              ("ưu tiên / priority", [s for s in samples if s.priority]),
+              ("thường / normal", [s for s in samples if not s.priority]),
+              ("quầy chung / shared", [s for s in samples if s.shared]),
+              ("quầy riêng / own", [s for s in samples if not s.shared]),
+              ("giờ đầu / first hour", [s for s in samples if s.first_hour])]
+    for name, xs in groups:
+        if not xs:
+            continue
+        mw = statistics.fmean(s.wait for s in xs)
+
+        def cell(err: float) -> str:
+            return f"{err:5.1f} ({100 * err / mw:3.0f}%)" if mw else f"{err:5.1f}"
+        print(f"  {name:22s} {len(xs):5d} {mw:7.1f} "
+              f"{cell(statistics.fmean(abs(s.oracle - s.wait) for s in xs)):>14s} "
+              f"{cell(statistics.fmean(abs(s.minutes - s.wait) for s in xs)):>14s} "
+              f"{cell(statistics.fmean(abs(s.legacy - s.wait) for s in xs)):>16s}")
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.erlang:
         return _erlang(args)
+    if args.floor:
+        return _floor(args)
     if args.url:
         return _simulate_server(args)
     return _simulate_core(args)
@@ -277,6 +324,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "center's, default for the built-in center) or 'capacity' (demand from "
                    "capacity: every department busy --load of the day; default otherwise)")
     p.add_argument("--db", help="write the event log to this SQLite file (core)")
+    p.add_argument("--floor", type=int, metavar="REPLAYS", default=0,
+                   help="measure the error floor: replay the future REPLAYS times at a sample "
+                        "of tickets (slow; see sim/floor.py)")
+    p.add_argument("--floor-every", type=int, default=10, metavar="K",
+                   help="with --floor: sample every K-th ticket (default 10)")
     server = p.add_argument_group("against a server (--url)")
     server.add_argument("--speed", type=float, default=60.0,
                         help="simulated seconds per real second (default 60; 0 = flat out)")

@@ -52,27 +52,45 @@ def relaxation_minutes(lam: float, mu: float, c: int) -> float:
     return 1.0 / (c * mu * (1 - rho ** 0.5) ** 2)
 
 
-def erlang_config(c: int, mean_service_minutes: float) -> CenterConfig:
-    """A center with one department and ``c`` counters, open all day."""
+#: Ticket letters: one department can number only 999 tickets a day, so a
+#: busy check splits its single queue over several departments that every
+#: counter serves oldest first — one first-come-first-served line.
+_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"
+
+
+def _codes(departments: int) -> list[str]:
+    return ["X"] if departments == 1 else [f"X{_LETTERS[i]}" for i in range(departments)]
+
+
+def erlang_config(c: int, mean_service_minutes: float, departments: int = 1) -> CenterConfig:
+    """A center with one queue and ``c`` counters, open all day (the queue
+    split over ``departments`` letters when it needs more than 999 numbers)."""
+    codes = _codes(departments)
     return parse_config({
         "center": {"name": "Erlang C", "opens": "00:00", "closes": "23:59",
                    "last_ticket": "23:59", "open_days": list(WEEKDAYS)},
-        "departments": [{"code": "X", "letter": "X", "vi": "Hàng đợi thử", "target_wait": 15,
-                         "procedures": [{"code": "X01", "vi": "Thủ tục thử",
-                                         "minutes": mean_service_minutes}]}],
-        "counters": [{"number": i, "departments": ["X"]} for i in range(1, c + 1)],
+        "departments": [{"code": code, "letter": "X" if departments == 1 else _LETTERS[i],
+                         "vi": "Hàng đợi thử", "target_wait": 15,
+                         "procedures": [{"code": f"{code}01", "vi": "Thủ tục thử",
+                                         "minutes": mean_service_minutes}]}
+                        for i, code in enumerate(codes)],
+        "counters": [{"number": i, "departments": codes} for i in range(1, c + 1)],
         "officers": [{"id": f"e{i}", "name": f"Erlang {i}", "pin_hash": "pbkdf2_sha256$1$e$00"}
                      for i in range(1, c + 1)],
         "devices": {role: f"{role}-erlang" for role in ROLES},
     }, "<erlang>")
 
 
-def erlang_profile(lam: float, mu: float, start: time, end: time) -> Profile:
+def erlang_profile(lam: float, mu: float, start: time, end: time,
+                   departments: int = 1) -> Profile:
     """Poisson arrivals at ``lam``/min between ``start`` and ``end``,
     exponential service at ``mu``/min; nobody walks, breaks, leaves or rates."""
+    codes = _codes(departments)
     return Profile(
-        arrival_rate={"X": lam}, procedures={"X": [("X01", 1.0)]},
-        service_mean={"X01": 60.0 / mu, None: 60.0 / mu}, service_cv=None,
+        arrival_rate={code: lam / len(codes) for code in codes},
+        procedures={code: [(f"{code}01", 1.0)] for code in codes},
+        service_mean={**{f"{code}01": 60.0 / mu for code in codes}, None: 60.0 / mu},
+        service_cv=None,
         day_noise=0.0, priority_share=0.0, no_show=0.0, transfer={}, walk=False,
         breaks=(), long_break=0.0, arrivals_from=start, arrivals_until=end,
         flat_arrivals=True, name="Erlang C (M/M/c)")
@@ -187,10 +205,11 @@ def erlang_check(lam: float = 0.21, mu: float = 0.1, c: int = 3, days: int = 100
     unit = min(60.0, 60.0 * span_min / (2 * warmup)) if warmup < float("inf") else 60.0
     scale = unit / 60.0  # simulated minutes per model minute
     horizon = span_min / scale - warmup
-    config = erlang_config(c, (1.0 / mu) * scale)
+    departments = min(len(_LETTERS), 1 + int(1.2 * lam / scale * span_min / 999))
+    config = erlang_config(c, (1.0 / mu) * scale, departments)
     start = time(0, START_S // 60)
     end = time(ARRIVALS_END_S // 3600, ARRIVALS_END_S % 3600 // 60)
-    profile = erlang_profile(lam / scale, mu / scale, start, end)
+    profile = erlang_profile(lam / scale, mu / scale, start, end, departments)
     day0 = date(2026, 1, 5)
     cutoff = START_S + warmup * unit
     waits: list[float] = []

@@ -143,8 +143,9 @@ def _replay(blob: bytes, now: float, ticket_id: int, number: str, seed: str) -> 
 
 def floor_samples(config: Any, start: date, days: int, seed: int | str = 0, *,
                   profile: Profile | None = None, every: int = 10,
-                  replays: int = 30) -> list[FloorSample]:
-    """Replay the future at every ``every``-th ticket issued on ``days`` days."""
+                  replays: int = 30, priority_every: int | None = None) -> list[FloorSample]:
+    """Replay the future at every ``every``-th ticket issued on ``days`` days
+    (every ``priority_every``-th priority ticket, if given: they are few)."""
     from .accuracy import EstimateLog
 
     profile = profile or Profile.for_config(config)
@@ -154,6 +155,7 @@ def floor_samples(config: Any, start: date, days: int, seed: int | str = 0, *,
     log = EstimateLog(config)
     pending: dict[int, tuple[float, FloorSample]] = {}
     shared = log._shared
+    pcount: dict[date, int] = {}
     for d in open_days(config, start, days):
         sim = DaySimulation(config, profile, d, day_rng(seed, d))
         count = 0
@@ -176,10 +178,15 @@ def floor_samples(config: Any, start: date, days: int, seed: int | str = 0, *,
                     out_samples.append(fs)
             if action.kind != "issue" or out.result.get("repeat"):
                 continue
-            count += 1
-            if count % every:
-                continue
             t = core.tickets[out.result["ticket"]["id"]]
+            count += 1
+            if t.priority and priority_every is not None:
+                prio_count = pcount.get(d, 0) + 1
+                pcount[d] = prio_count
+                if prio_count % priority_every:
+                    continue
+            elif count % every:
+                continue
             now = clock.now.timestamp()
             blob = pickle.dumps((core, sim, clock))
             waits = [w for i in range(replays)

@@ -171,7 +171,7 @@ class Profile:
         for code in rate:
             rate[code] = max(0.1 * load * capacity[code], rate[code] - inflow[code])
         return cls(arrival_rate=rate, procedures=procedures, service_mean=service_mean,
-                   transfer=transfer)
+                   transfer=transfer, lunch=center_lunch(config))
 
     # --- sampling -------------------------------------------------------
 
@@ -327,7 +327,7 @@ class Profile:
         weekdays = dict(WEEKDAY_FACTOR)
         for name, v in (data.get("weekdays") or {}).items():
             weekdays[WEEKDAYS.index(name)] = float(v)
-        lunch = None
+        lunch = center_lunch(config)
         if data.get("lunch"):
             lu = data["lunch"]
             lunch = (_hhmm(lu["from"]), _hhmm(lu["to"]), float(lu.get("grace", 15)),
@@ -361,6 +361,14 @@ class Profile:
                    transfer=transfer, shape=shape, weekday_factor=weekdays, lunch=lunch,
                    breaks=breaks, transfer_procedure=transfer_procedure,
                    name=str(prof.get("name", "profile")), **kw)
+
+
+def center_lunch(config: CenterConfig) -> tuple[time, time, float, float, str] | None:
+    """The center's own lunch closure as a profile lunch (officers serve
+    whoever waits for 15 more minutes and may be 5 minutes late back)."""
+    if not config.lunch:
+        return None
+    return (config.lunch[0], config.lunch[1], 15.0, 5.0, "Nghỉ trưa")
 
 
 class ProfileError(ValueError):
