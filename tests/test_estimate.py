@@ -35,7 +35,11 @@ def make_config(**queue):
     """Justice (TP) on counter 1 and shared counter 2; construction (XD) on
     counter 2 and 3; fee payment (PHI) and result return (TKQ) sharing
     counter 4 — a small copy of the sample center's shapes."""
-    return parse_config({
+    return parse_config(_raw(**queue))
+
+
+def _raw(**queue):
+    return {
         "center": {"name": "Trung tâm thử", "opens": "07:30", "closes": "17:00",
                    "last_ticket": "16:30", "open_days": ["mon", "tue", "wed", "thu", "fri"]},
         "queue": {"max_priority_in_row": 2, **queue},
@@ -59,7 +63,7 @@ def make_config(**queue):
         "officers": [{"id": f"cb{i}", "name": f"Cán bộ {i}",
                       "pin_hash": "pbkdf2_sha256$1$s$00"} for i in range(1, 5)],
         "devices": {r: f"{r}-token" for r in ("kiosk", "counter", "display", "rating", "admin")},
-    })
+    }
 
 
 @pytest.fixture
@@ -323,3 +327,40 @@ def test_without_ageing_a_front_placement_always_wins(clock):
     core.start(1)
     core.transfer(1, "PHI")
     assert core.pick_next(4).department == "PHI"
+
+
+def test_config_lunch_and_ageing_are_checked():
+    from motcua.server.config import ConfigError
+
+    def with_(center=None, queue=None):
+        raw = _raw(**(queue or {}))
+        raw["center"] = {**raw["center"], **(center or {})}
+        return parse_config(raw)
+
+    assert with_({"lunch": ["11:30", "13:30"]}).lunch is not None
+    assert with_().lunch is None and with_().queue.overdue_after is None
+    for bad in (["13:30", "11:30"], ["11:30"], ["6:00", "7:00"], ["11:30", "nope"]):
+        with pytest.raises(ConfigError) as e:
+            with_({"lunch": bad})
+        assert "center.lunch" in str(e.value)
+    with pytest.raises(ConfigError) as e:
+        with_(queue={"overdue_after": 0})
+    assert "queue.overdue_after" in str(e.value)
+    assert with_(queue={"overdue_after": 1.5}).queue.overdue_after == 1.5
+    assert with_({"lunch": ["11:30", "13:30"]}).public()["lunch"] == ["11:30", "13:30"]
+
+
+def test_the_lunch_closure_is_known_on_the_first_day(clock):
+    # 11:20 with a queue: the last ones are served after lunch, not at 11:50.
+    clock.now = clock.now.replace(hour=11, minute=20)
+    cfg = parse_config({**_raw(), "center": {**_raw()["center"], "lunch": ["11:30", "13:30"]}})
+    core = QueueCore(cfg, clock)
+    core.login(1, "cb1")
+    for _ in range(5):
+        core.issue("TP", "TP01")
+    assert core.estimate_wait("TP").minutes > 100  # 5 × 10 min, with 2 h of lunch between
+    plain = QueueCore(parse_config(_raw()), clock)
+    plain.login(1, "cb1")
+    for _ in range(5):
+        plain.issue("TP", "TP01")
+    assert plain.estimate_wait("TP").minutes < 70
