@@ -419,8 +419,8 @@ class Estimator:
         if type_ == "ticket_issued":
             self._arrive(ticket.department, ts, bool(ticket.priority), False)
         elif type_ == "ticket_called":
-            if data.get("recall"):
-                return
+            if "waited" not in data:
+                return  # a recall of the ticket already at the counter
             self._waited(ts - ticket.queued_at, False)
             memo = self._memo.pop((ticket.id, ticket.transfers), None)
             if memo is not None:

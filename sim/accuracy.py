@@ -87,7 +87,7 @@ class EstimateLog:
                                                                int(d.get("ahead", 0))))
                 self._open[(t.id, t.transfers)] = s
                 self.samples.append(s)
-            elif ev.type == "ticket_called" and not ev.data.get("recall"):
+            elif ev.type == "ticket_called" and "waited" in ev.data:  # a call, not a recall
                 t = core.tickets.get(ev.ticket_id)
                 if t is not None:
                     s = self._open.pop((t.id, t.transfers), None)

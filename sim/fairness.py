@@ -10,6 +10,9 @@
   in each queue), per department: mean, 90th percentile, longest, and the
   share called within the department's target. These are *per queue wait*,
   like the report's "Chờ TB".
+
+A call is a ``ticket_called`` event with ``waited``; a recall has none (its
+``recall`` count is no guide: a requeued ticket keeps the recalls it had).
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ class FairnessLog:
     config: Any
     priority_runs_over: int = 0
     priority_calls_over: int = 0
+    #: Runs longer than the limit whoever waited (legitimate when no normal
+    #: ticket did), for comparison.
+    priority_runs_long: int = 0
     waits: dict[str, list[float]] = field(default_factory=dict)
     _streak: dict[int, int] = field(default_factory=dict)
     _flagged: set[int] = field(default_factory=set)
@@ -45,7 +51,10 @@ class FairnessLog:
     def __call__(self, core: Any, out: Any) -> None:
         limit = self.config.queue.max_priority_in_row
         for ev in out.events:
-            if ev.type != "ticket_called" or ev.data.get("recall") or ev.counter is None:
+            if ev.type == "day_started":  # the core starts every run afresh each day
+                self._streak.clear()
+                self._flagged.clear()
+            if ev.type != "ticket_called" or "waited" not in ev.data or ev.counter is None:
                 continue
             t = core.tickets.get(ev.ticket_id)
             if t is None:
@@ -58,6 +67,8 @@ class FairnessLog:
                 continue
             before = self._streak.get(n, 0)
             self._streak[n] = before + 1
+            if before == limit:
+                self.priority_runs_long += 1
             cfg = self.config.counter(n)
             normal_waits = cfg is not None and any(
                 not o.priority for d in cfg.departments for o in core.waiting[d].values())

@@ -366,9 +366,10 @@ class Profile:
 def center_lunch(config: CenterConfig) -> tuple[time, time, float, float, str] | None:
     """The center's own lunch closure as a profile lunch (officers serve
     whoever waits for 15 more minutes and may be 5 minutes late back)."""
-    if not config.lunch:
+    lunch = getattr(config, "lunch", None)
+    if not lunch:
         return None
-    return (config.lunch[0], config.lunch[1], 15.0, 5.0, "Nghỉ trưa")
+    return (lunch[0], lunch[1], 15.0, 5.0, "Nghỉ trưa")
 
 
 class ProfileError(ValueError):
