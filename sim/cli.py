@@ -70,7 +70,7 @@ def _profile(args: argparse.Namespace, config):
 def _simulate_core(args: argparse.Namespace) -> int:
     from motcua.server.config import ConfigError, load_config
 
-    from .accuracy import EstimateLog, breakdown, format_tables
+    from .accuracy import EstimateLog, breakdown, format_tables, group_accuracy
     from .fairness import FairnessLog
     from .profile import ProfileError
     from .run import SqliteSink, estimate_errors, open_days, simulate_days
@@ -85,6 +85,10 @@ def _simulate_core(args: argparse.Namespace) -> int:
         print(f"hồ sơ mô phỏng / profile: {e}", file=sys.stderr)
         return 2
     start = args.start or datetime.now(config.tz).date()
+    seeds = [x.strip() for x in str(args.seed).split(",") if x.strip()] or ["0"]
+    if args.db and len(seeds) > 1:
+        print("--db ghi một lần chạy / --db takes a single seed", file=sys.stderr)
+        return 2
     store = None
     if args.db:
         store = SqliteSink(args.db)
@@ -95,32 +99,42 @@ def _simulate_core(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             store.db.close()
             return 2
-    estimates = EstimateLog(config)
-    fairness = FairnessLog(config)
-
-    def sink(core, out) -> None:
-        estimates(core, out)
-        fairness(core, out)
-        if store is not None:
-            store(core, out)
-
     print(f"Hồ sơ mô phỏng / profile: {profile.name}")
     tickets = rated = satisfied = 0
     satisfied_levels = {lv.value for lv in config.rating_levels if lv.satisfied}
     n_days = 0
+    samples = []
+    fairness = FairnessLog(config)
+    per_seed = []
     try:
-        for result in simulate_days(config, start, args.days, args.seed, sink=sink,
-                                    profile=profile):
-            sim = result.simulation
-            est = estimate_errors(list(sim.records.values()))
-            print(_line(result.day, sim, est), flush=True)
-            day = result.day.isoformat()
-            n_days += 1
-            tickets += sim.stats.arrivals
-            for r in result.core.ratings.values():
-                if r.day == day:
-                    rated += 1
-                    satisfied += r.value in satisfied_levels
+        for seed in seeds:
+            # One log per run: ticket ids start again with each simulated center.
+            estimates = EstimateLog(config)
+            fair = FairnessLog(config)
+
+            def sink(core, out, estimates=estimates, fair=fair) -> None:
+                estimates(core, out)
+                fair(core, out)
+                if store is not None:
+                    store(core, out)
+
+            if len(seeds) > 1:
+                print(f"— seed {seed}")
+            for result in simulate_days(config, start, args.days, seed, sink=sink,
+                                        profile=profile):
+                sim = result.simulation
+                est = estimate_errors(list(sim.records.values()))
+                print(_line(result.day, sim, est), flush=True)
+                day = result.day.isoformat()
+                n_days += 1
+                tickets += sim.stats.arrivals
+                for r in result.core.ratings.values():
+                    if r.day == day:
+                        rated += 1
+                        satisfied += r.value in satisfied_levels
+            samples += estimates.samples
+            per_seed.append((seed, estimates.samples))
+            fairness.merge(fair)
     finally:
         if store is not None:
             store.close()
@@ -139,13 +153,21 @@ def _simulate_core(args: argparse.Namespace) -> int:
           "new = what is printed now; >50% = lệch quá nửa thời gian chờ (tối thiểu 5 phút) / "
           "off by more than half the wait (at least 5 min); range = thời gian chờ thật nằm "
           "trong khoảng in / real wait inside the printed range")
-    for line in format_tables(breakdown(estimates.samples, config)):
+    if len(per_seed) > 1:
+        for seed, xs in per_seed:
+            g = group_accuracy(f"seed {seed}", [x for x in xs if x.kind == "issue"])
+            print(f"  seed {seed}: chờ TB / mean wait {g.mean_wait:.1f} min; MAE hôm nay / today "
+                  f"{g.today.mae:.1f} ({g.today.pct(g.mean_wait):.0f}%), mới / new {g.new.mae:.1f} "
+                  f"({g.new.pct(g.mean_wait):.0f}%), range {100 * (g.new.coverage or 0):.0f}%")
+    for line in format_tables(breakdown(samples, config)):
         print(line)
     print()
     print(f"Công bằng / fairness: quá {config.queue.max_priority_in_row} lượt ưu tiên liên tiếp "
           f"khi có người thường chờ / runs of more than {config.queue.max_priority_in_row} "
           f"priority calls while normal tickets waited: {fairness.priority_runs_over} "
-          f"({fairness.priority_calls_over} lượt gọi / calls)")
+          f"({fairness.priority_calls_over} lượt gọi / calls); dài hơn, khi không ai thường "
+          f"chờ / longer, with no normal ticket waiting (allowed): "
+          f"{fairness.priority_runs_long - fairness.priority_runs_over}")
     print(f"  {'':6s} {'lượt':>6s} {'TB':>6s} {'p90':>6s} {'lâu nhất':>8s} {'đúng hạn':>9s}")
     print(f"  {'':6s} {'waits':>6s} {'mean':>6s} {'p90':>6s} {'longest':>8s} {'in target':>9s}")
     for q in queue:
@@ -315,7 +337,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--days", type=int, default=1,
                    help="open days to simulate (core, default 1; Erlang default 120)")
     p.add_argument("--start", type=_day, help="first day, YYYY-MM-DD (default today)")
-    p.add_argument("--seed", default="0", help="random seed (same seed, same days)")
+    p.add_argument("--seed", default="0", help="random seed (same seed, same days); "
+                   "several, comma-separated, pool the reports (1,2,3)")
     p.add_argument("--load", type=float, default=0.7,
                    help="with --profile capacity: average share of counter time busy "
                         "(default 0.7)")

@@ -78,6 +78,14 @@ class FairnessLog:
                     self._flagged.add(n)
                     self.priority_runs_over += 1
 
+    def merge(self, other: "FairnessLog") -> None:
+        """Add another run's counts and waits to this one."""
+        self.priority_runs_over += other.priority_runs_over
+        self.priority_calls_over += other.priority_calls_over
+        self.priority_runs_long += other.priority_runs_long
+        for d, w in other.waits.items():
+            self.waits.setdefault(d, []).extend(w)
+
     def queue_waits(self) -> list[QueueWaits]:
         """Per department, in the center's order."""
         out = []
