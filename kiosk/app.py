@@ -202,7 +202,9 @@ class HomeScreen(KioskScreen):
         n = int(live.get("waiting", 0))
         waiting = self.t("waiting", n=n) if n else self.t("waiting_none")
         about = self.kiosk.wait_about(live, n)
-        if about:
+        if about and not n and live.get("wait_unknown"):
+            waiting = about[:1].upper() + about[1:]  # "Chưa có quầy mở": short enough to fit
+        elif about:
             waiting += " · " + about
         return f"{dept['letter']} · {self.kiosk.t.pick(dept)}\n{waiting}"
 

@@ -22,7 +22,7 @@ VI: dict[str, str] = {
     "waiting_none": "Không có người chờ",
     "dept_closed": "Tạm ngừng nhận hồ sơ",
     "wait_about": "khoảng {n} phút",
-    "wait_about_range": "khoảng {lo}–{hi} phút",
+    "wait_about_range": "{lo}–{hi} phút",
     "wait_about_upto": "dưới {hi} phút",
     "printer_warning": "Máy in phiếu đang gặp sự cố — "
                        "xin ghi nhớ số thứ tự hiện trên màn hình.",
@@ -93,7 +93,7 @@ EN: dict[str, str] = {
     "waiting_none": "Nobody waiting",
     "dept_closed": "Not taking tickets now",
     "wait_about": "about {n} min",
-    "wait_about_range": "about {lo}–{hi} min",
+    "wait_about_range": "{lo}–{hi} min",
     "wait_about_upto": "under {hi} min",
     "printer_warning": "The ticket printer has a problem — "
                        "please remember the number on the screen.",
