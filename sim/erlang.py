@@ -13,6 +13,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
+from typing import Iterator
 
 from motcua.server.config import ROLES, WEEKDAYS, CenterConfig, parse_config
 
@@ -249,6 +250,8 @@ GRID_RHO = (0.5, 0.7, 0.8, 0.9, 0.95)
 
 def erlang_grid(days: int = 20, seed: int | str = 0, mu: float = 0.1,
                 cs: tuple[int, ...] = GRID_C,
-                rhos: tuple[float, ...] = GRID_RHO) -> list[ErlangCheck]:
-    """:func:`erlang_check` across counters and loads."""
-    return [erlang_check(rho * c * mu, mu, c, days, seed) for c in cs for rho in rhos]
+                rhos: tuple[float, ...] = GRID_RHO) -> Iterator[ErlangCheck]:
+    """:func:`erlang_check` across counters and loads, one point at a time."""
+    for c in cs:
+        for rho in rhos:
+            yield erlang_check(rho * c * mu, mu, c, days, seed)
