@@ -14,28 +14,42 @@ queue — and plays the next calls forward with the center's own call rule
   expected rest of a service in progress given how long it has run (service
   times are right-skewed, so an hour-old service does not end "any
   second"), the rest of a walk to the counter or of a probable no-show, the
-  rest of a pause from how long pauses with that reason last;
+  rest of a pause from how long pauses with that reason last (a pause in
+  the center's configured lunch lasts until its end at least);
 * each waiting citizen then occupies a counter for the learned walk,
-  service time of *their* procedure and the gap before the next call;
+  service time of *their* procedure and the gap before the next call —
+  weighted by the chance they have not given up by then;
 * citizens who will overtake — priority arrivals, transfers placed at the
   front, a preferred department under ``preference`` — are fed in as a
   steady stream of fractional tickets at their learned rates;
 * counters work at the availability learned for each quarter hour of the
-  day (breaks, lunch), so a ticket taken at 11:20 knows about lunch.
+  day (breaks, lunch), apart for counters just back from a pause (officers
+  rarely take two breaks in a row), so a ticket taken at 11:20 knows about
+  lunch. A configured lunch is the prior, so the first day knows it too.
 
-**What is learned** (state kept in :attr:`Estimator.state`, a small
-JSON-able dict the server saves with the core's running state):
+One look-ahead answers both the ticket asked about and a ticket issued now
+behind it (the department view the server sends next); views are cached
+until the core changes.
 
-* service times per department, as the log of service / the procedure's
-  configured typical minutes: seeded at the typical minutes, each sample
-  clamped to 2.5 standard deviations, averaged with a prior weight so a few
-  outliers — a visit called, started and finished within a second — cannot
-  swing it; a per-procedure deviation on top once a procedure has samples;
-* walk, gap between visits, no-show share; arrival rates of overtakers;
-  pause lengths per reason; counter availability per quarter hour;
-* the calibration: quantiles of (true wait − estimate) / spread, updated
-  whenever a ticket is called. The printed figure is the median (what
-  minimises the absolute error), the printed range the 10 %–90 % band.
+**What is learned** (state kept in :attr:`Estimator.state`, a JSON-able dict
+of a few kilobytes the server saves with the core's running state):
+
+* service times per department, as ratios to the procedures' configured
+  typical minutes: a window of the last WINDOW services, seeded with
+  PRIOR_SAMPLES at exactly the typical minutes, each sample clamped around
+  the window's *median* (2.5 robust standard deviations on a log scale) and
+  then averaged — unbiased for ordinary samples, yet a few outliers (a
+  visit called, started and finished within a second) hardly move it; a
+  per-procedure ratio on top, pulled towards the department's until it has
+  samples;
+* walk, gap between visits, no-show share; arrival rates and the shares of
+  overtakers; how long citizens wait before giving up; pause lengths per
+  reason; counter availability per quarter hour, counted only while someone
+  waited for the counter (a break nobody waited through costs nothing);
+* the calibration: quantiles of (true wait − look-ahead) / spread, by how
+  many citizens the look-ahead served first, updated whenever a ticket is
+  called. The printed figure is the median (what minimises the absolute
+  error), the printed range the 10 %–90 % band.
 
 An estimate is *unknown* — with a reason — when no counter serving the
 department is staffed (``no_open_counter``) or the department is not taking
