@@ -204,8 +204,8 @@ class Meta:
     recent_calls: list[dict[str, Any]] = field(default_factory=list)
     expired_today: bool = False
     printers: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: What the wait estimator has learned (see :mod:`estimate`).
-    estimator: dict[str, Any] = field(default_factory=dict)
+    #: What the wait estimator has learned, as JSON text (see :mod:`estimate`).
+    estimator: Any = None
 
 
 class QueueCore:
@@ -236,7 +236,7 @@ class QueueCore:
 
     def _attach_estimator(self) -> None:
         self.estimator = Estimator(self, self.meta.estimator)
-        self.meta.estimator = self.estimator.state
+        self.meta.estimator = self.estimator.saved()
 
     # --- dispatch -------------------------------------------------------
 
@@ -295,7 +295,10 @@ class QueueCore:
             self._oldest[t.department] = t.queued_at if oldest is None else min(oldest, t.queued_at)
 
     def meta_dict(self) -> dict[str, Any]:
-        """The running state to persist (shallow: json encodes the rest)."""
+        """The running state to persist (shallow: json encodes the rest).
+        The estimator's part is its saved text, refreshed every little while
+        rather than encoded afresh with every commit."""
+        self.meta.estimator = self.estimator.saved()
         return dict(self.meta.__dict__)
 
     # --- helpers --------------------------------------------------------

@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import json
 import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -152,6 +153,10 @@ MIN_SPREAD = 40.0
 
 MAX_STEPS = 4000
 
+#: The learned state is saved at least this often (seconds of the core's
+#: time), or after this many changes, whichever comes first.
+SAVE_EVERY, SAVE_AFTER = 60.0, 500
+
 
 @dataclass(frozen=True)
 class Estimate:
@@ -212,11 +217,20 @@ class Estimator:
     ``waiting``, ``counters`` and ``tickets``.
     """
 
-    def __init__(self, source: Any, state: dict[str, Any] | None = None) -> None:
+    def __init__(self, source: Any, state: dict[str, Any] | str | None = None) -> None:
         self.src = source
         self.config = source.config
-        self.state: dict[str, Any] = self._fresh() if not state or state.get("v") != STATE_VERSION \
-            else state
+        if isinstance(state, str):
+            try:
+                state = json.loads(state)
+            except ValueError:
+                state = None
+        self.state: dict[str, Any] = self._fresh() if not isinstance(state, dict) \
+            or state.get("v") != STATE_VERSION else state
+        self._saved: str | None = None
+        self._saved_at = -math.inf
+        self._changes = 0
+        self._last_ts = 0.0
         self._tz = self.config.tz
         rules = self.config.queue
         self._rules = rules
@@ -293,11 +307,11 @@ class Estimator:
         if st["day"]:
             for slot in st["avail"].values():
                 for i in range(len(slot)):
-                    slot[i] *= AVAIL_DECAY
+                    slot[i] = round(slot[i] * AVAIL_DECAY)
             st["rested"] = {}
             for cell in st["leave"]:
-                cell[0] *= LEAVE_DECAY
-                cell[1] *= LEAVE_DECAY
+                cell[0] = round(cell[0] * LEAVE_DECAY)
+                cell[1] = round(cell[1] * LEAVE_DECAY, 2)
             self._avail_cache = None
             self._hazard_cache = None
         st["day"] = day
@@ -360,12 +374,14 @@ class Estimator:
         if svc is None:
             svc = self.state["svc"][department] = [1.0, SEED_CV2, 0, None, SEED_CV2, []]
         window = svc[5]
-        window.append([round(seconds / typical, 4), round(seconds, 1)])
+        # Whole numbers (ratio in thousandths, seconds): the state is saved
+        # with every commit, and integers encode several times faster.
+        window.append([round(1000 * seconds / typical), round(seconds)])
         del window[:-WINDOW]
         svc[2] += 1
         prior = PRIOR_SAMPLES if len(window) <= PRIOR_SAMPLES else max(
             0, 2 * PRIOR_SAMPLES - len(window))
-        ratios = [w[0] for w in window] + [1.0] * prior
+        ratios = [w[0] / 1000 for w in window] + [1.0] * prior
         med, lo, hi = _robust_band(ratios)
         clamped = [min(max(x, lo), hi) for x in ratios]
         r = sum(clamped) / len(clamped)
@@ -426,10 +442,28 @@ class Estimator:
         """The core's state is about to change: cached views are stale."""
         self._version += 1
 
+    def saved(self) -> str:
+        """The learned state as JSON text, for the server to save with the
+        core's running state. It is some kilobytes: encoded again only when
+        it has changed and SAVE_EVERY seconds (or SAVE_AFTER changes) have
+        passed, not with every commit — a restart forgets at most that."""
+        if self._saved is None or (self._changes and (
+                self._last_ts - self._saved_at >= SAVE_EVERY or self._changes >= SAVE_AFTER)):
+            self._saved = json.dumps(self.state, separators=(",", ":"), ensure_ascii=False)
+            self._saved_at = self._last_ts
+            self._changes = 0
+        return self._saved
+
+    def _touch(self, ts: float) -> None:
+        self._changes += 1
+        if ts > self._last_ts:
+            self._last_ts = ts
+
     def observe(self, type_: str, ts: float, ticket: Any, counter: int | None,
                 data: dict[str, Any]) -> None:
         """Learn from one event the core emitted (after its state change)."""
         self._new_day(ts)
+        self._touch(ts)
         if type_ == "ticket_issued":
             self._arrive(ticket.department, ts, bool(ticket.priority), False)
         elif type_ == "ticket_called":
@@ -487,7 +521,7 @@ class Estimator:
             if seconds <= lo_s:
                 break
             hi_s = edges[i + 1] * 60.0 if i + 1 < len(edges) else math.inf
-            cells[i][0] += min(seconds, hi_s) - lo_s
+            cells[i][0] = round(cells[i][0] + min(seconds, hi_s) - lo_s)
             if left and seconds <= hi_s:
                 cells[i][1] += 1
         self._hazard_cache = None
@@ -557,7 +591,7 @@ class Estimator:
             local = (t + off) % 86400
             stop = min(end, t + (SLOT - local % SLOT))
             cell = avail.setdefault(str(int(local // SLOT)), [0.0, 0.0, 0.0, 0.0])
-            cell[col] += stop - t
+            cell[col] = round(cell[col] + stop - t)
             t = stop
         self._avail_cache = None
 
@@ -567,6 +601,7 @@ class Estimator:
         last and, when the pause kept someone waiting, when in the day
         counters with work are paused."""
         self._new_day(ts)
+        self._touch(ts)
         self._last_free.pop(number, None)
         if old_status != PAUSED or ts <= old_since or old_since <= 0:
             return

@@ -364,3 +364,19 @@ def test_the_lunch_closure_is_known_on_the_first_day(clock):
     for _ in range(5):
         plain.issue("TP", "TP01")
     assert plain.estimate_wait("TP").minutes < 70
+
+
+def test_the_learned_state_is_saved_as_text_now_and_then(clock):
+    core = new_core(clock, 1)
+    first = core.meta_dict()["estimator"]
+    assert isinstance(first, str) and '"svc"' in first
+    for _ in range(4):
+        core.issue("TP", "TP01")
+    serve(core, clock, 1, 4)
+    after = core.meta_dict()["estimator"]
+    assert after != first  # minutes later: saved again
+    core.issue("TP", "TP01")
+    assert core.meta_dict()["estimator"] == after  # a second later: not encoded again
+    clock.advance(minutes=2)
+    core.issue("TP", "TP01")
+    assert core.meta_dict()["estimator"] != after
