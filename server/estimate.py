@@ -156,6 +156,9 @@ MAX_STEPS = 4000
 #: The learned state is saved at least this often (seconds of the core's
 #: time), or after this many changes, whichever comes first.
 SAVE_EVERY, SAVE_AFTER = 60.0, 500
+#: A department view's estimate is reused for this many seconds while
+#: nothing changes (a burst of displays reconnecting asks for all of them).
+VIEW_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -243,7 +246,7 @@ class Estimator:
         # Estimates made at issue/transfer, kept to calibrate when called.
         self._memo: dict[tuple[int, int], tuple[float, float, float, int]] = {}
         # Department views: (version, when, estimate), valid until anything
-        # changes (``_version``) or a second has passed.
+        # changes (``_version``) or VIEW_SECONDS have passed.
         self._views: dict[str, tuple[int, float, Estimate]] = {}
         self._version = 0
         self._last_free: dict[int, float] = {}
@@ -743,7 +746,7 @@ class Estimator:
             return Estimate(None, unknown=DEPARTMENT_CLOSED)
         if ticket is None:
             cached = self._views.get(department)
-            if cached is not None and cached[0] == self._version and abs(cached[1] - now) < 1.0:
+            if cached is not None and cached[0] == self._version and abs(cached[1] - now) < VIEW_SECONDS:
                 return cached[2]
         # One look-ahead answers both the ticket and a ticket issued now
         # behind it (the department view the server sends next).
