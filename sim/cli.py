@@ -281,11 +281,12 @@ def _floor(args: argparse.Namespace) -> int:
     start = args.start or datetime.now(config.tz).date()
     samples = [s for s in floor_samples(config, start, args.days, args.seed, profile=profile,
                                         every=args.floor_every, replays=args.floor,
-                                        priority_every=1)
+                                        priority_every=1, learn_days=1)
                if s.minutes is not None]
     print(f"Sàn sai số / error floor: {args.floor} lần chạy lại tương lai / replays of the "
-          f"future at every {args.floor_every}th ticket (and every priority ticket), "
-          f"{len(samples)} phiếu/tickets; MAE min (% of the group's mean wait)")
+          f"future at every {args.floor_every}th ticket (and every priority ticket) of "
+          f"{args.days} days after a first day to learn, {len(samples)} phiếu/tickets; "
+          f"MAE min (% of the group's mean wait)")
     print(f"  {'':22s} {'n':>5s} {'chờ TB':>7s} {'sàn / floor':>14s} {'mới / new':>14s} "
           f"{'hôm nay / today':>16s}")
     groups = [("tất cả / all", samples),

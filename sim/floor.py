@@ -28,7 +28,7 @@ from motcua.server.core import QueueCore, QueueError
 
 from .model import Action, DaySimulation
 from .profile import Profile
-from .run import SimClock, day_rng, open_days
+from .run import SimClock, day_rng, open_days, run_on_core
 
 
 @dataclass
@@ -143,9 +143,12 @@ def _replay(blob: bytes, now: float, ticket_id: int, number: str, seed: str) -> 
 
 def floor_samples(config: Any, start: date, days: int, seed: int | str = 0, *,
                   profile: Profile | None = None, every: int = 10,
-                  replays: int = 30, priority_every: int | None = None) -> list[FloorSample]:
+                  replays: int = 30, priority_every: int | None = None,
+                  learn_days: int = 0) -> list[FloorSample]:
     """Replay the future at every ``every``-th ticket issued on ``days`` days
-    (every ``priority_every``-th priority ticket, if given: they are few)."""
+    (every ``priority_every``-th priority ticket, if given: they are few),
+    after ``learn_days`` days simulated first without sampling (the
+    estimator's first day, with nothing learned yet, is not typical)."""
     from .accuracy import EstimateLog
 
     profile = profile or Profile.for_config(config)
@@ -156,8 +159,11 @@ def floor_samples(config: Any, start: date, days: int, seed: int | str = 0, *,
     pending: dict[int, tuple[float, FloorSample]] = {}
     shared = log._shared
     pcount: dict[date, int] = {}
-    for d in open_days(config, start, days):
+    for n, d in enumerate(open_days(config, start, learn_days + days)):
         sim = DaySimulation(config, profile, d, day_rng(seed, d))
+        if n < learn_days:
+            run_on_core(sim, core, clock, log)
+            continue
         count = 0
         while (action := sim.next_action()) is not None:
             clock.now = sim.timestamp(action.at)
