@@ -324,7 +324,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "simulate", help="mô phỏng ngày làm việc / simulate center days",
         description="Mô phỏng ngày làm việc của trung tâm / simulate center days: arrivals "
-                    "with a morning peak, procedure mix, service times, no-shows, transfers, "
+                    "with a morning peak and a lunch, procedure mix, service times, no-shows, transfers, "
                     "priority tickets, breaks and ratings; seeded and reproducible.")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--against-core", action="store_true",
