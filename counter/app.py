@@ -24,6 +24,7 @@ from textual.widgets import Button, ContentSwitcher, DataTable, Footer, Input, L
 from motcua.client import CenterState, MotcuaClient, NotConnected, ServerError
 from motcua.i18n import Catalogue, format_number, format_percent
 from motcua.tui import ClientConnection, ClientEvent, ClientSynced, bridge, exit_when_refused
+from motcua.waits import wait_phrase_of
 
 from .dialogs import ChangePinDialog, NumberDialog, PauseDialog, TransferDialog
 from .model import OfficerTally, big_text, clock_text, queue_lines, satisfied_values
@@ -689,9 +690,31 @@ class CounterConsole(App[None]):
             fields: dict[str, Any] = {"department": code}
             if note:
                 fields["note"] = note
-            self._run("transfer", "did_transfer", extra={"department": self._dept_name(code)},
-                      **fields)
+
+            async def go() -> None:
+                reply = await self.send("transfer", **fields)
+                if reply is None:
+                    return
+                said = self.t("did_transfer", number=(reply.get("ticket") or {}).get("number", ""),
+                              department=self._dept_name(code))
+                # The citizen walks to the next queue: tell them how long it is.
+                wait = self.wait_text(reply)
+                self.say(f"{said} {self.t('transfer_wait', wait=wait)}" if wait else said)
+                self.redraw()
+            self.run_worker(go(), group="command")
         self.push_screen(TransferDialog(self.t, ticket["number"], choices), done)
+
+    def wait_text(self, view: dict[str, Any]) -> str | None:
+        """A wait estimate in words (a reply or event with ``wait_*`` fields)."""
+        phrase = wait_phrase_of(view)
+        if phrase is None:
+            return None
+        key, params = phrase
+        if key == "wait_unknown":
+            code = params["why"]
+            why = self.t(f"why_{code}") if f"why_{code}" in VI else self.t("why_other")
+            return self.t(key, why=why)
+        return self.t(key, **params)
 
     def action_call_number(self, _lang: str = "") -> None:
         self._ask_number("call_title", "call_ticket")

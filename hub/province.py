@@ -230,6 +230,8 @@ class ProvinceApp(App[None]):
     def _loaded(self, message: SitesLoaded) -> None:
         self.sites, self.loaded_at, self.error = message.sites, message.at, None
         self._draw()
+        if not self.screen_stack:  # the app is closing: nothing to redraw
+            return
         screen = self.screen
         if isinstance(screen, SiteScreen):
             screen.show(self.site(screen.code))

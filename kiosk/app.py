@@ -32,6 +32,8 @@ from motcua.client import AuthError, Event, MotcuaClient, NotConnected, ServerEr
 from motcua.i18n import Catalogue
 from motcua.tui import BigNumber, PublicApp, SteadyScreen
 
+from motcua.waits import wait_phrase_of
+
 from .model import (Choice, Closed, IssuedTicket, center_tz, counters_for,
                     search_procedures, ticket_hours)
 from .strings import EN, VI
@@ -225,8 +227,11 @@ class HomeScreen(KioskScreen):
         live = self.kiosk.client.state.departments.get(dept["code"], {})
         n = int(live.get("waiting", 0))
         waiting = self.t("waiting", n=n) if n else self.t("waiting_none")
-        if n and live.get("wait_minutes"):
-            waiting += " · " + self.t("wait_about", n=live["wait_minutes"])
+        about = self.kiosk.wait_about(live, n)
+        if about and not n and live.get("wait_unknown"):
+            waiting = about[:1].upper() + about[1:]  # "Chưa có quầy mở": short enough to fit
+        elif about:
+            waiting += " · " + about
         return f"{dept['letter']} · {self.kiosk.t.pick(dept)}\n{waiting}"
 
     def refresh_queues(self) -> None:
@@ -476,10 +481,9 @@ class TicketScreen(KioskScreen):
             yield Static(self.t("ticket_priority", p=k.t.pick(group)), id="t-prio")
         with Vertical(id="facts"):
             yield Static(self.t("ahead", n=self.issued.ahead), id="t-ahead")
-            wait = self.issued.wait_minutes
-            if wait is not None:
-                yield Static(self.t("wait", n=wait) if wait >= 1 else self.t("wait_under"),
-                             id="t-wait")
+            phrase = k.wait_text(self.issued.wait_phrase())
+            if phrase:
+                yield Static(phrase, id="t-wait")
             counters = counters_for(k.center, t["department"])
             if counters:
                 names = ", ".join(self.t("counter_name", n=n) for n in counters)
@@ -728,6 +732,37 @@ class KioskApp(PublicApp):
 
     def department(self, code: str) -> dict[str, Any] | None:
         return self.client.state.department_info(code)
+
+    def why(self, code: str) -> str:
+        """Why a wait is unknown, from the server's ``wait_unknown`` code."""
+        try:
+            return self.t(f"why_{code}")
+        except KeyError:
+            return self.t("why_other")
+
+    def wait_text(self, phrase: tuple[str, dict[str, Any]] | None) -> str | None:
+        """The ticket's wait line from :func:`model.wait_phrase`."""
+        if phrase is None:
+            return None
+        key, params = phrase
+        if key == "wait_unknown":
+            return self.t(key, why=self.why(params["why"]))
+        return self.t(key, **params)
+
+    def wait_about(self, view: dict[str, Any], waiting: int) -> str | None:
+        """The short wait on a department button: a range, or why unknown."""
+        phrase = wait_phrase_of(view)
+        if phrase is None:
+            return None
+        key, params = phrase
+        if key == "wait_unknown":
+            return self.why(params["why"])
+        if not waiting or key == "wait_under":
+            return None
+        if key == "wait" and not params["n"]:
+            return None
+        return self.t({"wait": "wait_about", "wait_upto": "wait_about_upto",
+                       "wait_range": "wait_about_range"}[key], **params)
 
     def department_name(self, code: str) -> str:
         dept = self.department(code)

@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from motcua.i18n import search_fold
+from motcua.i18n import fold, search_fold
+from motcua.waits import wait_phrase, wait_range_of
 
 DEFAULT_TZ = "Asia/Ho_Chi_Minh"
 
@@ -231,12 +232,20 @@ class IssuedTicket:
     repeat: bool
     #: The ticket's live page for the citizen's phone (the QR holds it).
     link: str | None = None
+    #: The calibrated range (minutes), and why the wait is unknown if it is.
+    wait_range: tuple[int, int] | None = None
+    wait_unknown: str | None = None
 
     @classmethod
     def from_reply(cls, reply: dict[str, Any]) -> "IssuedTicket":
         link = reply.get("link")
         return cls(reply["ticket"], int(reply.get("ahead", 0)), reply.get("wait_minutes"),
-                   bool(reply.get("repeat", False)), link if isinstance(link, str) else None)
+                   bool(reply.get("repeat", False)), link if isinstance(link, str) else None,
+                   wait_range_of(reply), reply.get("wait_unknown") or None)
+
+    def wait_phrase(self) -> tuple[str, dict[str, Any]] | None:
+        """See :func:`wait_phrase`."""
+        return wait_phrase(self.wait_minutes, self.wait_range, self.wait_unknown)
 
     @property
     def number(self) -> str:

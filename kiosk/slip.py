@@ -41,9 +41,17 @@ def ticket_facts(center: dict[str, Any], issued: IssuedTicket, t: Catalogue) -> 
     """
     tk = issued.ticket
     facts = [t("ahead", n=issued.ahead)]
-    wait = issued.wait_minutes
-    if wait is not None:
-        facts.append(t("wait", n=wait) if wait >= 1 else t("wait_under"))
+    phrase = issued.wait_phrase()  # a range, "under N", or why it is unknown
+    if phrase is not None:
+        key, params = phrase
+        if key == "wait_unknown":
+            try:
+                why = t(f"why_{params['why']}")
+            except KeyError:
+                why = t("why_other")
+            facts.append(t(key, why=why))
+        else:
+            facts.append(t(key, **params))
     counters = counters_for(center, tk["department"])
     if counters:
         facts.append(t("counters", c=", ".join(t("counter_name", n=n) for n in counters)))

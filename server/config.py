@@ -147,6 +147,9 @@ class QueueRules:
     requeue_placement: str = "back"
     recent_calls: int = 10
     expire_waiting_at: time | None = None
+    #: Ageing: a ticket that has waited this many times its department's
+    #: target is overdue and called before anyone not overdue (None = off).
+    overdue_after: float | None = None
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,8 @@ class CenterConfig:
     #: The built-in sample center (or ``serve --demo``): the shared per-role
     #: tokens of ``[devices]`` are accepted, device names are not proven.
     demo: bool = False
+    #: The lunch closure (start, end) when counters stop serving, if any.
+    lunch: tuple[time, time] | None = None
 
     # Lookup tables built once; the dataclass stays frozen for callers.
     def __post_init__(self) -> None:
@@ -229,6 +234,7 @@ class CenterConfig:
             "opens": self.opens.strftime("%H:%M"),
             "closes": self.closes.strftime("%H:%M"),
             "last_ticket": self.last_ticket.strftime("%H:%M"),
+            "lunch": [t.strftime("%H:%M") for t in self.lunch] if self.lunch else None,
             "open_days": list(self.open_days),
             "notice": self.notice,
             "notice_en": self.notice_en,
@@ -363,6 +369,13 @@ class _Checker:
                 self.err(f"{path}.{key}" if path else key, "unknown_setting")
 
 
+def _parse_hhmm(value: Any) -> time | None:
+    if isinstance(value, time):
+        return value
+    m = _TIME_RE.match(value) if isinstance(value, str) else None
+    return time(int(m.group(1)), int(m.group(2))) if m else None
+
+
 def _kind_name(kinds: tuple) -> tuple[str, str]:
     """The kinds of value in words, in both languages."""
     names = [KINDS.get(k.__name__, (k.__name__, k.__name__)) for k in kinds]
@@ -379,7 +392,7 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
                      "counters", "officers", "devices", "web", "printer", "hub"}, "")
 
     center = c.get(data, "center", "", dict, default={}) or {}
-    c.unknown(center, {"name", "name_en", "timezone", "opens", "closes", "last_ticket",
+    c.unknown(center, {"name", "name_en", "timezone", "opens", "closes", "last_ticket", "lunch",
                        "open_days", "notice", "notice_en"}, "center")
     name = c.text(center, "name", "center")
     name_en = c.text(center, "name_en", "center", required=False, default=name)
@@ -395,6 +408,16 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
         c.err("center.closes", "closes_after_opens")
     if opens and closes and last_ticket and not (opens <= last_ticket <= closes):
         c.err("center.last_ticket", "last_ticket_between")
+    lunch = None
+    raw_lunch = c.get(center, "lunch", "center", list, required=False, default=None)
+    if raw_lunch is not None:
+        parts = [_parse_hhmm(x) for x in raw_lunch]
+        if len(parts) != 2 or None in parts:
+            c.err("center.lunch", "lunch_two_times")
+        elif not (opens and closes and opens < parts[0] < parts[1] < closes):
+            c.err("center.lunch", "lunch_inside_hours")
+        else:
+            lunch = (parts[0], parts[1])
     open_days = c.get(center, "open_days", "center", list, required=False,
                       default=["mon", "tue", "wed", "thu", "fri"])
     for i, day in enumerate(open_days or []):
@@ -405,7 +428,8 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
 
     q = c.get(data, "queue", "", dict, required=False, default={}) or {}
     c.unknown(q, {"max_priority_in_row", "call_policy", "transfer_placement",
-                  "requeue_placement", "recent_calls", "expire_waiting_at"}, "queue")
+                  "requeue_placement", "recent_calls", "expire_waiting_at", "overdue_after"},
+              "queue")
     max_prio = c.get(q, "max_priority_in_row", "queue", int, required=False, default=2)
     if max_prio is not None and max_prio < 1:
         c.err("queue.max_priority_in_row", "at_least", min=1)
@@ -422,8 +446,12 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
     if recent is not None and not (1 <= recent <= 50):
         c.err("queue.recent_calls", "between", min=1, max=50)
     expire_at = c.clock(q, "expire_waiting_at", "queue", required=False, default=None)
+    overdue = c.get(q, "overdue_after", "queue", (int, float), required=False, default=None)
+    if overdue is not None and overdue <= 0:
+        c.err("queue.overdue_after", "overdue_positive")
     rules = QueueRules(max_prio or 2, policy, placements["transfer_placement"],
-                       placements["requeue_placement"], recent or 10, expire_at)
+                       placements["requeue_placement"], recent or 10, expire_at,
+                       float(overdue) if overdue else None)
 
     rating = c.get(data, "rating", "", dict, required=False, default={}) or {}
     c.unknown(rating, {"window_seconds", "levels"}, "rating")
@@ -625,7 +653,7 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
         raise ConfigError(c.errors, source)
     return CenterConfig(
         name=name, name_en=name_en, timezone=tz, opens=opens, closes=closes,
-        last_ticket=last_ticket, open_days=tuple(open_days), notice=notice,
+        last_ticket=last_ticket, open_days=tuple(open_days), notice=notice, lunch=lunch,
         notice_en=notice_en, queue=rules, rating_window_seconds=window,
         rating_levels=tuple(sorted(levels, key=lambda r: -r.value)),
         priority_groups=tuple(groups), departments=tuple(departments),

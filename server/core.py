@@ -9,14 +9,15 @@ from the injected ``clock`` so a whole day can be simulated in milliseconds.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
 from motcua.protocol import PRINTER_PROBLEMS
 
+from .calling import FRONT_BAND, NORMAL_BAND, overdue_seconds, rank, takes_priority
 from .config import SIPAS_CRITERIA, WEEKDAYS, CenterConfig
+from .estimate import Estimate, Estimator
 from .live_config import ChangeError, LiveConfig, due_reopenings, next_reopening
 
 Clock = Callable[[], datetime]
@@ -27,12 +28,6 @@ ACTIVE = (WAITING, CALLED, SERVING)
 FINAL = (DONE, NO_SHOW, CANCELLED, EXPIRED)
 
 OPEN, PAUSED, CLOSED = "open", "paused", "closed"
-
-#: Band 0 sorts before band 1: tickets placed "front" jump the normal order.
-FRONT_BAND, NORMAL_BAND = 0, 1
-
-#: Weight of the newest service time in the running average.
-EWMA_ALPHA = 0.2
 
 # Every refusal the core can give: a stable code with a Vietnamese and an
 # English message (``str.format`` fields filled from the error's params).
@@ -243,11 +238,15 @@ class Meta:
     seq: dict[str, int] = field(default_factory=dict)
     next_ticket: int = 1
     next_visit: int = 1
+    #: No longer used (the estimator keeps its own state); kept so that
+    #: running state saved by older versions still loads.
     avg_service: dict[str, float] = field(default_factory=dict)
     recent_calls: list[dict[str, Any]] = field(default_factory=list)
     expired_today: bool = False
     printers: dict[str, dict[str, Any]] = field(default_factory=dict)
     voices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: What the wait estimator has learned, as JSON text (see :mod:`estimate`).
+    estimator: Any = None
 
 
 #: A center has a handful of kiosks; device names are the device's own claim,
@@ -286,6 +285,11 @@ class QueueCore:
         #: from ``config`` when first needed unless the server sets it.
         self.live: LiveConfig | None = None
         self._next_reopen = next_reopening(config)
+        self._attach_estimator()
+
+    def _attach_estimator(self) -> None:
+        self.estimator = Estimator(self, self.meta.estimator)
+        self.meta.estimator = self.estimator.saved()
 
     # --- dispatch -------------------------------------------------------
 
@@ -297,11 +301,21 @@ class QueueCore:
             raise ValueError(f"unknown command {command!r}")
         self._out = None
         try:
-            return getattr(self, command)(**kwargs)
+            out = getattr(self, command)(**kwargs)
         except QueueError as e:
             partial = self._out
             e.outcome = partial if partial is not None and partial.events else None
             raise
+        self._save_estimator(out)
+        return out
+
+    def _save_estimator(self, out: Outcome) -> None:
+        """Persist what the estimator learned when its saved text is renewed
+        (it renews it every little while, not with every command)."""
+        saved = self.estimator.saved()
+        if saved is not self.meta.estimator:
+            self.meta.estimator = saved
+            out.meta.add("estimator")
 
     # --- loading --------------------------------------------------------
 
@@ -311,6 +325,7 @@ class QueueCore:
         """Restore state saved by the server (rows from its tables)."""
         if meta:
             self.meta = Meta(**meta)
+            self._attach_estimator()
         for t in tickets:
             self._index(t)
         for c in counters:
@@ -343,7 +358,10 @@ class QueueCore:
             self._oldest[t.department] = t.queued_at if oldest is None else min(oldest, t.queued_at)
 
     def meta_dict(self) -> dict[str, Any]:
-        """The running state to persist (shallow: json encodes the rest)."""
+        """The running state to persist (shallow: json encodes the rest).
+        The estimator's part is its saved text, refreshed every little while
+        rather than encoded afresh with every commit."""
+        self.meta.estimator = self.estimator.saved()
         return dict(self.meta.__dict__)
 
     def _touch(self, *keys: str) -> None:
@@ -362,6 +380,7 @@ class QueueCore:
     def _begin(self) -> tuple[Outcome, float, datetime]:
         ts, local = self._now()
         self._out = Outcome()
+        self.estimator.changed()
         self._rollover(ts, local)
         if self._next_reopen is not None and ts >= self._next_reopen:
             self._reopen_due(ts, local)
@@ -375,6 +394,7 @@ class QueueCore:
         ev = Event(type_, at, ticket.id if ticket else None, counter, officer, device, data,
                    self.meta.day)
         out.events.append(ev)
+        self.estimator.observe(type_, at, ticket, counter, data)
         if ticket is not None:
             out.tickets.add(ticket.id)
             out.departments.add(ticket.department)
@@ -705,67 +725,43 @@ class QueueCore:
         return dept is not None and t.number.startswith(dept.letter)
 
     def _ahead_and_wait(self, t: Ticket) -> dict[str, Any]:
+        """People ahead of a waiting ticket in its department, and its wait
+        estimate (kept to check the estimator against the real wait)."""
         if t.status != WAITING:
-            return {"ahead": 0, "wait_minutes": 0}
+            return {"ahead": 0, "wait_minutes": 0, "wait_range": [0, 0], "wait_unknown": None}
         queue = self.waiting[t.department]
         if t.band == NORMAL_BAND and t.id == next(reversed(queue)):
             # The newest ticket: everyone waiting is ahead (O(1) fast path).
             ahead = (self._prio_waiting[t.department] if t.priority else len(queue)) - 1
-            return {"ahead": ahead, "wait_minutes": self._minutes_for(t.department, ahead)}
-        queue = queue.values()
-        if t.priority:
-            # Priority tickets overtake normal ones, so only priority tickets
-            # are really ahead (mixing makes this a slight underestimate).
-            ahead = sum(1 for o in queue if o.priority and o.key < t.key)
+        elif t.priority:
+            # Priority tickets overtake normal ones: only priority tickets
+            # are really ahead (the estimate accounts for the mixing).
+            ahead = sum(1 for o in queue.values() if o.priority and o.key < t.key)
         else:
-            ahead = sum(1 for o in queue if o.key < t.key)
-        return {"ahead": ahead, "wait_minutes": self._minutes_for(t.department, ahead)}
+            ahead = sum(1 for o in queue.values() if o.key < t.key)
+        ts, _ = self._now()
+        est = self.estimator.estimate(t.department, ts, t, remember=True)
+        return {"ahead": ahead, **est.fields()}
 
     # --- wait estimates -------------------------------------------------
 
-    def service_seconds(self, department: str) -> float:
-        """Running average of recent service times, else the typical minutes."""
-        avg = self.meta.avg_service.get(department)
-        if avg is not None:
-            return avg
-        dept = self.config.department(department)
-        return (dept.typical_minutes if dept else 10.0) * 60
+    def service_seconds(self, department: str, procedure: str | None = None) -> float:
+        """Expected service seconds (learned; the typical minutes at first)."""
+        return self.estimator.service_mean(department, procedure)
 
-    def serving_capacity(self, department: str) -> tuple[float, int]:
-        """Counters' share of effort for a department: a counter serving three
-        departments counts as a third. Uses open counters, or every counter
-        that serves the department when none is open yet (early morning)."""
+    def open_counters(self, department: str) -> int:
+        """How many open counters serve a department."""
         cached = self._capacity.get(department)
-        if cached is not None:
-            return cached
-        shares = [(1 / len(c.departments), self.counters[c.number].status == OPEN)
-                  for c in self.config.counters if department in c.departments]
-        open_share = sum(s for s, is_open in shares if is_open)
-        n_open = sum(1 for _, is_open in shares if is_open)
-        result = (open_share, n_open) if open_share > 0 else (sum(s for s, _ in shares) or 1.0, 0)
-        self._capacity[department] = result
-        return result
+        if cached is None:
+            n = sum(1 for c in self.config.counters if department in c.departments
+                    and self.counters[c.number].status == OPEN)
+            cached = self._capacity[department] = (float(n), n)
+        return cached[1]
 
-    def _free_share(self, department: str) -> float:
-        """Open counters serving the department that are idle right now."""
-        return sum(1 / len(c.departments) for c in self.config.counters
-                   if department in c.departments
-                   and self.counters[c.number].status == OPEN
-                   and self.counters[c.number].ticket_id is None)
-
-    def _minutes_for(self, department: str, ahead: int) -> int:
-        # As in an M/M/c queue: idle counters take the first ``free`` people at
-        # once; past them, each place in line waits for one more departure
-        # from ``capacity`` busy counters, the citizen's own included (+1).
-        capacity, _ = self.serving_capacity(department)
-        free = self._free_share(department)
-        if ahead < free:
-            return 0
-        return math.ceil((ahead + 1 - free) * self.service_seconds(department) / capacity / 60)
-
-    def estimate_wait(self, department: str) -> int:
-        """Minutes a ticket issued now in ``department`` would wait."""
-        return self._minutes_for(department, len(self.waiting[department]))
+    def estimate_wait(self, department: str) -> Estimate:
+        """The wait of a normal ticket issued now in ``department``."""
+        ts, _ = self._now()
+        return self.estimator.estimate(department, ts)
 
     # --- counters and officers ------------------------------------------
 
@@ -803,11 +799,14 @@ class QueueCore:
 
     def _set_counter(self, state: CounterState, status: str, officer: str | None,
                      reason: str | None, ts: float) -> None:
+        self.estimator.counter_changed(state.number, state.status, state.since, state.reason,
+                                       status, ts)
+        # The priority run is kept across pauses and closes: it counts calls
+        # while normal tickets wait, whoever sits at the counter.
         state.status, state.officer, state.reason, state.since = status, officer, reason, ts
         if officer is None:
             state.session = None
         self._capacity.clear()
-        state.priority_streak = 0 if status != OPEN else state.priority_streak
         for code in self._counter_depts(state.number):
             assert self._out is not None
             self._out.departments.add(code)
@@ -864,32 +863,42 @@ class QueueCore:
                              number=self.tickets[state.ticket_id].number)
         return state
 
-    def pick_next(self, counter: int) -> Ticket | None:
-        """The ticket ``call_next`` would call at a counter (no state change)."""
+    def pick_next(self, counter: int, now: float | None = None) -> Ticket | None:
+        """The ticket ``call_next`` would call at a counter (no state change),
+        by the center's call rule (:mod:`calling`)."""
+        if now is None:
+            now, _ = self._now()
         state = self.counters[counter]
         depts = self._counter_depts(counter)
         if self.config.queue.call_policy == "preference":
             depts = next(((d,) for d in depts if self.waiting[d]), ())
         prio: Ticket | None = None
         normal: Ticket | None = None
+        prio_rank = normal_rank = None
         for code in depts:
+            ov = self._overdue_s(code)
             for t in self.waiting[code].values():
+                r = rank(t.band, t.queued_at, t.id, ov, now)
                 if t.priority:
-                    if prio is None or t.key < prio.key:
-                        prio = t
-                elif normal is None or t.key < normal.key:
-                    normal = t
-        if prio is not None and (normal is None
-                                 or state.priority_streak < self.config.queue.max_priority_in_row):
+                    if prio_rank is None or r < prio_rank:
+                        prio, prio_rank = t, r
+                elif normal_rank is None or r < normal_rank:
+                    normal, normal_rank = t, r
+        if takes_priority(prio is not None, normal is not None, state.priority_streak,
+                          self.config.queue.max_priority_in_row):
             return prio
         return normal
+
+    def _overdue_s(self, department: str) -> float | None:
+        dept = self.config.department(department)
+        return overdue_seconds(dept.target_wait, self.config.queue.overdue_after) if dept else None
 
     def call_next(self, counter: int, device: str | None = None) -> Outcome:
         """Call the next ticket at a counter: priority first, but never more
         than ``max_priority_in_row`` in a row while normal tickets wait."""
         out, ts, _ = self._begin()
         state = self._ready(counter)
-        t = self.pick_next(counter)
+        t = self.pick_next(counter, ts)
         if t is None:
             raise QueueError("nobody_waiting", counter=counter)
         self._call(state, t, ts, device)
@@ -972,7 +981,6 @@ class QueueCore:
         t.status, t.finished_at = DONE, ts
         state.ticket_id = None
         out.counters.add(counter)
-        self._learn_service_time(t.department, ts - (t.started_at or ts))
         v = self._end_visit(t, ts, "served")
         self.stats["served"] += 1
         self._emit("ticket_finished", ts, ticket=t, counter=counter, officer=state.officer,
@@ -980,14 +988,6 @@ class QueueCore:
         self._emit_visit_ended(v, ts)
         out.result = {"ticket": self.ticket_view(t), "visit": self.visit_view(v) if v else None}
         return out
-
-    def _learn_service_time(self, department: str, seconds: float) -> None:
-        if seconds <= 0:
-            return
-        avg = self.meta.avg_service.get(department)
-        self._touch("avg_service")
-        self.meta.avg_service[department] = (
-            seconds if avg is None else (1 - EWMA_ALPHA) * avg + EWMA_ALPHA * seconds)
 
     def _emit_visit_ended(self, v: Visit | None, ts: float) -> None:
         if v is not None:
@@ -1052,8 +1052,6 @@ class QueueCore:
             proc = self.config.procedure(procedure)
             if proc is None or proc.department != dept.code:
                 raise QueueError("unknown_procedure", procedure=procedure)
-        if t.status == SERVING and t.started_at is not None:
-            self._learn_service_time(t.department, ts - t.started_at)
         v = self._end_visit(t, ts, "transferred")
         state.ticket_id = None
         out.counters.add(counter)
@@ -1064,10 +1062,13 @@ class QueueCore:
         t.note = (note or "").strip()[:500] or None
         t.started_at = None
         self._enqueue(t, self.config.queue.transfer_placement, ts)
+        # The citizen walks to the next queue: tell them how long it will be.
+        info = self._ahead_and_wait(t)
         self._emit("ticket_transferred", ts, ticket=t, counter=counter, officer=state.officer,
-                   device=device, source=source, target=dept.code, note=t.note)
+                   device=device, source=source, target=dept.code, note=t.note, **info)
         self._emit_visit_ended(v, ts)
-        out.result = {"ticket": self.ticket_view(t), "visit": self.visit_view(v) if v else None}
+        out.result = {"ticket": self.ticket_view(t), "visit": self.visit_view(v) if v else None,
+                      **info}
         return out
 
     def cancel(self, number: str, counter: int | None = None, device: str | None = None,
@@ -1264,12 +1265,11 @@ class QueueCore:
         if code not in self._oldest:
             self._oldest[code] = min((t.queued_at for t in queue.values()), default=None)
         oldest = self._oldest[code]
-        _, n_open = self.serving_capacity(code)
         return {
             "code": code, "waiting": len(queue),
             "priority_waiting": self._prio_waiting[code],
-            "oldest_since": oldest, "wait_minutes": self.estimate_wait(code),
-            "open_counters": n_open, "issued": self.meta.seq.get(code, 0),
+            "oldest_since": oldest, **self.estimate_wait(code).fields(),
+            "open_counters": self.open_counters(code), "issued": self.meta.seq.get(code, 0),
         }
 
     def snapshot(self) -> dict[str, Any]:

@@ -59,6 +59,8 @@ def config_doc(config: CenterConfig) -> dict[str, Any]:
         "last_ticket": _clock(config.last_ticket), "open_days": list(config.open_days),
         "notice": config.notice, "notice_en": config.notice_en,
     }
+    if config.lunch is not None:
+        center["lunch"] = [_clock(config.lunch[0]), _clock(config.lunch[1])]
     q = config.queue
     queue: dict[str, Any] = {
         "max_priority_in_row": q.max_priority_in_row, "call_policy": q.call_policy,
@@ -67,6 +69,8 @@ def config_doc(config: CenterConfig) -> dict[str, Any]:
     }
     if q.expire_waiting_at is not None:
         queue["expire_waiting_at"] = _clock(q.expire_waiting_at)
+    if q.overdue_after is not None:
+        queue["overdue_after"] = q.overdue_after
     rating = {
         "window_seconds": config.rating_window_seconds,
         "levels": [{"value": r.value, "vi": r.vi, "en": r.en, "satisfied": r.satisfied,
@@ -80,7 +84,8 @@ def config_doc(config: CenterConfig) -> dict[str, Any]:
             dept["daily_cap"] = d.daily_cap
         if d.reopen_at is not None:
             dept["reopen_at"] = datetime.fromtimestamp(d.reopen_at, config.tz).isoformat()
-        dept["procedures"] = [{"code": p.code, "vi": p.vi, "en": p.en, "minutes": p.minutes}
+        dept["procedures"] = [{"code": p.code, "vi": p.vi, "en": p.en, "minutes": p.minutes,
+                               **({"keywords": list(p.keywords)} if p.keywords else {})}
                               for p in d.procedures]
         departments.append(dept)
     officers = []
@@ -365,9 +370,10 @@ def next_reopening(config: CenterConfig) -> float | None:
 
 def always_open(config: CenterConfig) -> CenterConfig:
     """The same center with hours lifted (demos, benchmarks, tests): open
-    to the last microsecond of the day (23:59:59 would refuse 23:59:59.5)."""
+    to the last microsecond of the day (23:59:59 would refuse 23:59:59.5),
+    and no lunch closure either."""
     return replace(config, opens=time(0, 0), closes=time.max,
-                   last_ticket=time.max, open_days=WEEKDAYS)
+                   last_ticket=time.max, open_days=WEEKDAYS, lunch=None)
 
 
 # --- TOML -----------------------------------------------------------------

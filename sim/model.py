@@ -44,7 +44,7 @@ class TicketRecord:
     priority: str | None
     sim_issued: float
     issued_at: float
-    wait_minutes: int
+    wait_minutes: int | None
     ahead: int
     called_at: float | None = None
     sim_called: float | None = None
@@ -61,6 +61,8 @@ class _Citizen:
     shows: bool = True
     returned: bool = False
     over_target: bool = False
+    #: When the current service started (simulation seconds).
+    served_since: float | None = None
 
 
 @dataclass
@@ -72,6 +74,7 @@ class _Counter:
     citizen: _Citizen | None = None
     breaks: list[tuple[float, float]] = field(default_factory=list)
     break_due: float | None = None
+    lunch_due: bool = False
 
 
 @dataclass
@@ -171,17 +174,33 @@ class DaySimulation:
                 for b, _ in ct.breaks:
                     self._timer(b, "break", ct)
         self._timer(self._secs(cfg.closes), "close")
+        if prof.lunch is not None and prof.walk:
+            start_l, end_l, grace, late, _ = prof.lunch
+            self._lunch = (self._secs(start_l), self._secs(end_l), grace * 60, late * 60)
+            if self._lunch[0] >= begin:
+                self._timer(self._lunch[0], "lunch")
+        else:
+            self._lunch = None
 
-        # Non-homogeneous Poisson arrivals, hour by hour.
-        factor = prof.day_factor(rng, self.day) if prof.walk else 1.0
+        self._factor = prof.day_factor(rng, self.day) if prof.walk else 1.0
+        self._arrivals(begin, float(opens))
+
+    def _arrivals(self, begin: float, t0: float, tag: str = "") -> None:
+        """Plan the day's arrivals from ``t0`` (non-homogeneous Poisson, step
+        by step of the arrival curve); those before ``begin`` are skipped."""
+        cfg, prof, rng = self.config, self.profile, self.rng
+        opens = self._secs(prof.arrivals_from or cfg.opens)
+        last = self._secs(prof.arrivals_until or cfg.last_ticket)
+        factor = self._factor
         mean_int = prof.mean_intensity(self.midnight + timedelta(seconds=opens),
                                        self.midnight + timedelta(seconds=last))
         arrivals: list[tuple[float, str]] = []
         for code, rate in prof.arrival_rate.items():
-            t = float(opens)
+            t = t0
             while t < last:
-                hour_end = min(last, (t // 3600 + 1) * 3600)
-                lam = rate * factor * prof.intensity(int(t // 3600)) / mean_int / 60.0
+                value, nxt = prof.intensity_at(t)
+                hour_end = min(last, nxt)
+                lam = rate * factor * value / mean_int / 60.0
                 if lam <= 0:
                     t = hour_end
                     continue
@@ -202,7 +221,7 @@ class DaySimulation:
             if self.config.priority_groups and rng.random() < prof.priority_share:
                 prio = rng.choice(self.config.priority_groups).code
             self._do(t, "issue", None, department=code, procedure=proc, priority=prio,
-                     request_id=f"{self.prefix}-{self.day.isoformat()}-{n}")
+                     request_id=f"{self.prefix}-{self.day.isoformat()}-{tag}{n}")
 
     # --- the driver's side ----------------------------------------------
 
@@ -265,7 +284,7 @@ class DaySimulation:
         self._citizens[c.number] = c
         self.records[c.number] = TicketRecord(
             c.number, c.department, c.priority, a.at, t["issued_at"],
-            int(result.get("wait_minutes", 0)), int(result.get("ahead", 0)))
+            result.get("wait_minutes"), int(result.get("ahead", 0)))
         prof = self.profile
         if prof.walk:
             patience = (prof.patience_min + self.rng.expovariate(1 / prof.patience_extra_mean)) * 60
@@ -282,6 +301,8 @@ class DaySimulation:
                     self._expire_at is not None and a.at >= self._expire_at):
                 self._do(a.at + 1, "logout", counter=ct.number)
                 ct.state = "closing"
+            elif ct.lunch_due:
+                self._take_lunch(ct, a.at)
             elif ct.break_due is not None:
                 self._take_break(ct, a.at)
             return
@@ -328,9 +349,12 @@ class DaySimulation:
         c.status = "serving"
         self._end_service(ct, c, a.at)
 
-    def _end_service(self, ct: _Counter, c: _Citizen, now: float) -> None:
+    def _end_service(self, ct: _Counter, c: _Citizen, now: float,
+                     dur: float | None = None) -> None:
         prof, rng = self.profile, self.rng
-        dur = prof.service_seconds(rng, c.procedure)
+        c.served_since = now
+        if dur is None:
+            dur = prof.service_seconds(rng, c.procedure)
         target = None
         for dst, p in prof.transfer.get(c.department, ()):
             if rng.random() < p:
@@ -338,8 +362,9 @@ class DaySimulation:
                 break
         if target is not None:
             procs = prof.procedures.get(target) or [(None, 1.0)]
+            proc = prof.transfer_procedure.get((c.department, target), procs[0][0])
             self._do(now + dur, "transfer", c, counter=ct.number, department=target,
-                     procedure=procs[0][0])
+                     procedure=proc)
         else:
             self._do(now + dur, "finish", c, counter=ct.number)
 
@@ -412,6 +437,14 @@ class DaySimulation:
         if ct.state == "idle":
             self._take_break(ct, at)
 
+    def _timer_lunch(self, at: float, _: Any) -> None:
+        for ct in self.counters.values():
+            if ct.state in ("closed", "closing"):
+                continue
+            ct.lunch_due = True
+            if ct.state == "idle":
+                self._take_lunch(ct, at)
+
     def _timer_close(self, at: float, _: Any) -> None:
         for ct in self.counters.values():
             if ct.state == "idle":
@@ -435,9 +468,21 @@ class DaySimulation:
         self._do(now, "pause", length, counter=ct.number,
                  reason=self.rng.choice(PAUSE_REASONS))
 
+    def _take_lunch(self, ct: _Counter, now: float) -> None:
+        assert self._lunch is not None
+        ct.lunch_due = False
+        _, end, _, late = self._lunch
+        back = end + self.rng.uniform(0, late)
+        ct.state = "pausing"
+        self._do(now, "pause", max(60.0, back - now), counter=ct.number,
+                 reason=self.profile.lunch[4] if self.profile.lunch else "Nghỉ trưa")
+
     def _free(self, ct: _Counter, now: float) -> None:
         ct.citizen = None
         ct.state = "idle"
+        if ct.lunch_due and self._lunch is not None and now >= self._lunch[0] + self._lunch[2]:
+            self._take_lunch(ct, now + self.rng.uniform(*self.profile.gap))
+            return
         if ct.break_due is not None:
             self._take_break(ct, now + self.rng.uniform(*self.profile.gap))
             return

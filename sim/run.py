@@ -221,7 +221,7 @@ def estimate_errors(records: list[TicketRecord], scale: float = 1.0) -> Estimate
     errs: dict[str, list[float]] = {}
     waits, ests, all_errs = [], [], []
     for r in records:
-        if r.called_at is None:
+        if r.called_at is None or r.wait_minutes is None:
             continue
         actual = (r.called_at - r.issued_at) * scale / 60
         e = r.wait_minutes - actual

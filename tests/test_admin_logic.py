@@ -33,6 +33,11 @@ def test_the_pure_parts_import_no_io():
 
 def test_a_configuration_survives_its_document_and_toml(sample_config):
     live = LiveConfig.of(sample_config)
+    # Every field of the configuration survives being stored: a setting the
+    # document forgot (lunch, ageing, keywords…) would be lost at the next start.
+    assert live.config() == sample_config
+    assert sample_config.lunch and sample_config.queue.overdue_after
+    assert any(p.keywords for d in sample_config.departments for p in d.procedures)
     again = LiveConfig.of(live.config())
     assert again.same(live)
     text = to_toml(live.doc, live.pins, "header line")

@@ -259,28 +259,6 @@ def test_counter_states(core):
     assert core.counters[2].status == "closed" and core.counters[4].officer == "cb2"
 
 
-def test_estimated_wait_uses_counters_and_learns_service_time(core, clock):
-    for _ in range(6):
-        issue(core)
-    # TP: typical 10 min; counter 1 full share + counter 2 half share = 1.5,
-    # both idle: they take the first 1.5 at once, the 7th waits 5.5 departures
-    assert core.estimate_wait("TP") == 37  # ceil((6 + 1 - 1.5) * 10 / 1.5)
-    core.logout(2)
-    assert core.estimate_wait("TP") == 60  # (6 + 1 - 1) * 10 / 1
-    core.call_next(1)
-    core.start(1)
-    clock.advance(minutes=4)
-    core.finish(1)
-    assert core.service_seconds("TP") == 240
-    assert core.estimate_wait("TP") == 20  # (5 + 1 - 1) × 4 min
-    core.call_next(1)  # counter 1 busy: 4 wait, the new one waits 5 departures
-    assert core.estimate_wait("TP") == 20
-    assert core.issue("TP").result["wait_minutes"] == 20
-    core.finish(1)
-    core.login(2, "cb2")
-    assert core._minutes_for("TP", 0) == 0  # an idle counter takes the next citizen
-
-
 def test_ahead_counts_only_those_really_ahead(core):
     issue(core)
     issue(core)

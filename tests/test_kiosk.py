@@ -232,7 +232,7 @@ async def test_waiting_counts_follow_the_queue(harness: Harness) -> None:
     async with kiosk(harness.url) as (app, pilot):
         await ready(app, pilot)
         label = lambda: str(app.screen.query_one("#dept-KHDT", Button).label)  # noqa: E731
-        assert "Không có người chờ" in label()
+        assert "Chưa có quầy mở" in label()  # nobody waits, and no counter is open yet
         other = await harness.client("kiosk", device="kiosk-2")
         for i in range(3):
             await other.request("issue", department="KHDT", request_id=f"k{i}")

@@ -32,6 +32,9 @@ def catalogue(lang: str) -> Catalogue:
 
 def wait_text(view: dict[str, Any], t: Catalogue) -> str:
     """The estimate in words: a range when the view has one, else minutes."""
+    unknown = view.get("wait_unknown")
+    if unknown and "js_wait_" + unknown in VI:
+        return t("js_wait_" + unknown)
     rng = view.get("wait_range")
     if rng:
         return t("js_wait_range", lo=rng[0], hi=rng[1])

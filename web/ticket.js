@@ -8,6 +8,7 @@
     return T[key].replace(/\{(\w+)\}/g, function (m, k) { return p && k in p ? p[k] : m; });
   }
   function waitText(v) {
+    if (v.wait_unknown && T["js_wait_" + v.wait_unknown]) return T["js_wait_" + v.wait_unknown];
     if (v.wait_range) return fmt("js_wait_range", {lo: v.wait_range[0], hi: v.wait_range[1]});
     return v.wait_minutes >= 1 ? fmt("js_wait", {n: v.wait_minutes}) : T.js_wait_soon;
   }
