@@ -19,11 +19,12 @@ from textual.containers import Center, Grid, Horizontal, Vertical, VerticalScrol
 from textual.css.query import NoMatches
 from textual.geometry import Size
 from textual.reactive import reactive
-from textual.widgets import Button, ContentSwitcher, DataTable, Footer, Input, Label, Static
+from textual.widgets import Button, ContentSwitcher, DataTable, Input, Label, Static
 
 from motcua.client import CenterState, MotcuaClient, NotConnected, ServerError
 from motcua.i18n import Catalogue, format_number, format_percent
-from motcua.tui import ClientConnection, ClientEvent, ClientSynced, bridge, exit_when_refused
+from motcua.tui import (ClientConnection, ClientEvent, ClientSynced, Footer, bridge,
+                        exit_when_refused)
 
 from .dialogs import NumberDialog, PauseDialog, TransferDialog
 from .model import OfficerTally, big_text, clock_text, queue_lines, satisfied_values
@@ -50,6 +51,7 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
 )
 _WORK = {action for _, action, _ in ACTIONS}
 _LABEL = {action: label for _, action, label in ACTIONS}
+_ACTIONS_ORDER = tuple(action for _, action, _ in ACTIONS)
 
 
 def _bindings() -> list[Binding]:
@@ -124,6 +126,8 @@ class CounterConsole(App[None]):
         self._stats_fetching = False
         self._stats_refetch = False
         self._connected_preset = connected if connected is not None else client is None
+        #: What the footer showed at the last redraw (see :meth:`redraw`).
+        self._bindings_shown: tuple[Any, ...] = ()
 
     # --- layout ---------------------------------------------------------
 
@@ -288,7 +292,13 @@ class CounterConsole(App[None]):
         message = self.query_one("#message", Label)
         message.update(self.message_text)
         message.set_class(self.message_error, "-error")
-        self.refresh_bindings()
+        # The footer rebuilds all its keys on every refresh_bindings: only
+        # when what it shows changed, not on each of the day's events.
+        shown = (self.t.language, *(self.check_action(action, (self.t.language,))
+                                    for action in _ACTIONS_ORDER))
+        if shown != self._bindings_shown:
+            self._bindings_shown = shown
+            self.refresh_bindings()
 
     def _draw_login(self) -> None:
         t = self.t
