@@ -284,11 +284,16 @@ class CounterConsole(App[None]):
         offline.update(t("offline"))
         offline.display = not self.connected
         self.query_one("#views", ContentSwitcher).current = "work" if self.logged_in else "login"
-        self._draw_login()
-        self._draw_ticket()
-        self._draw_side()
-        self._draw_buttons()
-        self._draw_upcoming()
+        if self.logged_in:
+            self._draw_ticket()
+            self._draw_side()
+            self._draw_buttons()
+            self._draw_upcoming()
+        else:
+            # The work area is hidden: drawing it (the waiting table is
+            # rebuilt each time) on every event of the day was most of the
+            # console's CPU at the login screen. Login redraws it.
+            self._draw_login()
         message = self.query_one("#message", Label)
         message.update(self.message_text)
         message.set_class(self.message_error, "-error")
