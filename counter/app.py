@@ -66,6 +66,13 @@ def _bindings() -> list[Binding]:
     return out
 
 
+def _show(widget: Static, text: str) -> None:
+    """Put ``text`` on a label only if it changed: each update lays the whole
+    screen out again, and most events of the day change none of them."""
+    if widget.content != text:
+        widget.update(text)
+
+
 class WorkArea(Horizontal):
     """The logged-in layout; tells the app when the terminal changes size."""
 
@@ -260,13 +267,13 @@ class CounterConsole(App[None]):
         if not self.is_mounted:
             return
         t, view = self.t, self.view
-        self.query_one("#top-counter", Label).update(
+        _show(self.query_one("#top-counter", Label), 
             f" {view.get('name') or t('counter', number=self.counter)} ")
         if self.logged_in:
-            self.query_one("#top-officer", Label).update(
+            _show(self.query_one("#top-officer", Label), 
                 t("officer", name=view.get("officer_name") or self.officer, id=self.officer))
         else:
-            self.query_one("#top-officer", Label).update("")
+            _show(self.query_one("#top-officer", Label), "")
         status = view.get("status", "closed")
         if status == "paused":
             text = (t("status_paused", reason=view["reason"]) if view.get("reason")
@@ -274,14 +281,14 @@ class CounterConsole(App[None]):
         else:
             text = t("status_open") if status == "open" else t("status_closed")
         top_status = self.query_one("#top-status", Label)
-        top_status.update(text)
+        _show(top_status, text)
         top_status.set_class(status == "paused", "-paused")
         top_status.set_class(status == "open", "-open")
         link = self.query_one("#top-link", Label)
-        link.update(t("busy") if self.busy else t("online") if self.connected else "⚠")
+        _show(link, t("busy") if self.busy else t("online") if self.connected else "⚠")
         link.set_class(not self.connected, "-down")
         offline = self.query_one("#offline", Static)
-        offline.update(t("offline"))
+        _show(offline, t("offline"))
         offline.display = not self.connected
         self.query_one("#views", ContentSwitcher).current = "work" if self.logged_in else "login"
         if self.logged_in:
@@ -295,7 +302,7 @@ class CounterConsole(App[None]):
             # console's CPU at the login screen. Login redraws it.
             self._draw_login()
         message = self.query_one("#message", Label)
-        message.update(self.message_text)
+        _show(message, self.message_text)
         message.set_class(self.message_error, "-error")
         # The footer rebuilds all its keys on every refresh_bindings: only
         # when what it shows changed, not on each of the day's events.
@@ -308,17 +315,17 @@ class CounterConsole(App[None]):
     def _draw_login(self) -> None:
         t = self.t
         names = ", ".join(self._dept_name(code) for code in self.served_departments)
-        self.query_one("#login-title", Label).update(
+        _show(self.query_one("#login-title", Label), 
             f"{t('login_title')} — {self.view.get('name') or t('counter', number=self.counter)}")
-        self.query_one("#login-serves", Label).update(t("serves", departments=names))
-        self.query_one("#login-id-label", Label).update(t("officer_id"))
-        self.query_one("#login-pin-label", Label).update(t("pin"))
+        _show(self.query_one("#login-serves", Label), t("serves", departments=names))
+        _show(self.query_one("#login-id-label", Label), t("officer_id"))
+        _show(self.query_one("#login-pin-label", Label), t("pin"))
         self.query_one("#officer-id", Input).placeholder = t("officer_id_placeholder")
         button = self.query_one("#login-button", Button)
         button.label = t("login")
         button.disabled = not self.connected or self.busy
         held = self.view.get("officer")
-        self.query_one("#login-hint", Label).update(
+        _show(self.query_one("#login-hint", Label), 
             t("login_held", name=self.view.get("officer_name") or held, id=held) if held
             else t("login_hint"))
 
