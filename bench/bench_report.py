@@ -12,7 +12,12 @@ process:
 * the engine without a cache (the period's days folded from the log, JSON
   fields pulled out by SQLite);
 * the engine's first run (builds the fact cache beside the database);
-* the engine with its cache, for each grouping (median of ``--repeat`` runs).
+* the engine with its cache, for each grouping (median of ``--repeat`` runs);
+* cold reports: a one-day and a whole-year report with no report cache (a
+  fresh cache file each run), min / median / max of ``--cold-runs`` runs, by
+  this tree's engine ("after") and, as the baseline, by the engine of
+  ``--baseline-ref`` (default: where this branch left ``main``: "before"),
+  unpacked from git and run in a subprocess with the same measuring code.
 
 Checks that the fast figures equal the baseline's, prints a table, asserts
 nothing.
@@ -21,16 +26,21 @@ nothing.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+if not os.environ.get("BENCH_BASELINE"):
+    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from motcua.reports.engine import ReportEngine, baseline_report, default_cache_path  # noqa: E402
 from motcua.server.config import load_config  # noqa: E402
@@ -72,6 +82,37 @@ def same(a, b) -> bool:
     return True
 
 
+def cold_worker(db: Path, periods: list[tuple[str, str]], runs: int) -> None:
+    """Time reports with no report cache (each run a new cache file), print JSON."""
+    config = load_config(None)
+    out = []
+    for first, last in periods:
+        times = []
+        for _ in range(runs):
+            with tempfile.TemporaryDirectory(prefix="motcua-cold-") as tmp:
+                t0 = time.perf_counter()
+                with ReportEngine(db, config, cache=Path(tmp) / "c.reports.db") as engine:
+                    engine.report(first, last, "department")
+                times.append(time.perf_counter() - t0)
+        out.append(times)
+    print(json.dumps(out))
+
+
+def cold_times(pkg: Path | None, db: Path, periods: list[tuple[str, str]],
+               runs: int) -> list[list[float]]:
+    """Run :func:`cold_worker` on the engine in ``pkg`` (None: this tree)."""
+    env = dict(os.environ)
+    if pkg is not None:
+        env["PYTHONPATH"] = str(pkg)
+        env["BENCH_BASELINE"] = "1"
+    args = [sys.executable, __file__, "--cold-worker", "--db", str(db), "--cold-runs",
+            str(runs), *[f"{a}:{b}" for a, b in periods]]
+    done = subprocess.run(args, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"cold worker failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", help="keep the generated database here (reused if present)")
@@ -82,7 +123,21 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--skip-baseline-year", action="store_true",
                     help="skip the slow baseline year (~20 s)")
+    ap.add_argument("--cold-runs", type=int, default=3,
+                    help="runs of each cold report (no report cache)")
+    ap.add_argument("--baseline-ref", default=None,
+                    help="git ref of the engine for the cold baseline "
+                         "(default: git merge-base main HEAD)")
+    ap.add_argument("--no-cold-baseline", action="store_true",
+                    help="time cold reports with this tree's engine only")
+    ap.add_argument("--cold-only", action="store_true", help="only the cold reports")
+    ap.add_argument("--cold-worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("periods", nargs="*", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.cold_worker:
+        cold_worker(Path(args.db), [tuple(p.split(":")) for p in args.periods],
+                    args.cold_runs)
+        return 0
 
     config = load_config(None)
     tmp = None
@@ -111,6 +166,36 @@ def main() -> int:
     day = next(open_days(config, mid, 1)).isoformat()
     periods = {"day": (day, day), "month": (month_first.isoformat(), month_last.isoformat()),
                "year": (first, last)}
+
+    print(f"\nCold reports, no report cache (by department; min / median / max of "
+          f"{args.cold_runs} runs; load average {os.getloadavg()[0]:.2f}):", flush=True)
+    cold_periods = [periods["day"], periods["year"]]
+    before = None
+    if not args.no_cold_baseline:
+        from bench_print import build_tree
+
+        if args.baseline_ref is None:
+            base = subprocess.run(["git", "-C", str(ROOT), "merge-base", "main", "HEAD"],
+                                  capture_output=True, text=True).stdout.strip()
+            ref, commit = (f"main@{base[:7]}", base) if base else ("main", "main")
+        else:
+            ref = commit = args.baseline_ref
+        with tempfile.TemporaryDirectory(prefix="motcua-bench-tree-") as tree:
+            before = cold_times(build_tree(commit, Path(tree)), path, cold_periods,
+                                args.cold_runs)
+    after = cold_times(None, path, cold_periods, args.cold_runs)
+
+    def mmm(times: list[float]) -> str:
+        return " / ".join(f"{t:6.3f}" for t in (min(times), statistics.median(times),
+                                                   max(times)))
+    print(f"  {'':9} {'before (' + ref + ')' if before else '':>30}   {'after':>24}")
+    for i, name in enumerate(("one day", "year")):
+        b = mmm(before[i]) + " s" if before else ""
+        print(f"  {name:<9} {b:>30}   {mmm(after[i]) + ' s':>24}")
+    if args.cold_only:
+        if tmp is not None:
+            tmp.cleanup()
+        return 0
 
     cache = default_cache_path(path)
     for suffix in ("", "-wal", "-shm"):

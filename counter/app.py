@@ -19,11 +19,12 @@ from textual.containers import Center, Grid, Horizontal, Vertical, VerticalScrol
 from textual.css.query import NoMatches
 from textual.geometry import Size
 from textual.reactive import reactive
-from textual.widgets import Button, ContentSwitcher, DataTable, Footer, Input, Label, Static
+from textual.widgets import Button, ContentSwitcher, DataTable, Input, Label, Static
 
 from motcua.client import CenterState, MotcuaClient, NotConnected, ServerError
 from motcua.i18n import Catalogue, format_number, format_percent
-from motcua.tui import ClientConnection, ClientEvent, ClientSynced, bridge, exit_when_refused
+from motcua.tui import (ClientConnection, ClientEvent, ClientSynced, Footer, bridge,
+                        exit_when_refused)
 from motcua.waits import wait_phrase_of
 
 from .dialogs import ChangePinDialog, NumberDialog, PauseDialog, TransferDialog
@@ -51,6 +52,7 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
 )
 _WORK = {action for _, action, _ in ACTIONS}
 _LABEL = {action: label for _, action, label in ACTIONS}
+_ACTIONS_ORDER = tuple(action for _, action, _ in ACTIONS)
 
 
 def _bindings() -> list[Binding]:
@@ -65,6 +67,13 @@ def _bindings() -> list[Binding]:
                            key_display="F11"))
         out.append(Binding("f12", f"language('{lang}')", table["f_language"], key_display="F12"))
     return out
+
+
+def _show(widget: Static, text: str) -> None:
+    """Put ``text`` on a label only if it changed: each update lays the whole
+    screen out again, and most events of the day change none of them."""
+    if widget.content != text:
+        widget.update(text)
 
 
 class WorkArea(Horizontal):
@@ -127,6 +136,8 @@ class CounterConsole(App[None]):
         self._stats_fetching = False
         self._stats_refetch = False
         self._connected_preset = connected if connected is not None else client is None
+        #: What the footer showed at the last redraw (see :meth:`redraw`).
+        self._bindings_shown: tuple[Any, ...] = ()
 
     # --- layout ---------------------------------------------------------
 
@@ -262,13 +273,13 @@ class CounterConsole(App[None]):
         if not self.is_mounted:
             return
         t, view = self.t, self.view
-        self.query_one("#top-counter", Label).update(
+        _show(self.query_one("#top-counter", Label), 
             f" {view.get('name') or t('counter', number=self.counter)} ")
         if self.logged_in:
-            self.query_one("#top-officer", Label).update(
+            _show(self.query_one("#top-officer", Label), 
                 t("officer", name=view.get("officer_name") or self.officer, id=self.officer))
         else:
-            self.query_one("#top-officer", Label).update("")
+            _show(self.query_one("#top-officer", Label), "")
         status = view.get("status", "closed")
         if status == "paused":
             text = (t("status_paused", reason=view["reason"]) if view.get("reason")
@@ -276,40 +287,51 @@ class CounterConsole(App[None]):
         else:
             text = t("status_open") if status == "open" else t("status_closed")
         top_status = self.query_one("#top-status", Label)
-        top_status.update(text)
+        _show(top_status, text)
         top_status.set_class(status == "paused", "-paused")
         top_status.set_class(status == "open", "-open")
         link = self.query_one("#top-link", Label)
-        link.update(t("busy") if self.busy else t("online") if self.connected else "⚠")
+        _show(link, t("busy") if self.busy else t("online") if self.connected else "⚠")
         link.set_class(not self.connected, "-down")
         offline = self.query_one("#offline", Static)
-        offline.update(t("offline"))
+        _show(offline, t("offline"))
         offline.display = not self.connected
         self.query_one("#views", ContentSwitcher).current = "work" if self.logged_in else "login"
-        self._draw_login()
-        self._draw_ticket()
-        self._draw_side()
-        self._draw_buttons()
-        self._draw_upcoming()
+        if self.logged_in:
+            self._draw_ticket()
+            self._draw_side()
+            self._draw_buttons()
+            self._draw_upcoming()
+        else:
+            # The work area is hidden: drawing it (the waiting table is
+            # rebuilt each time) on every event of the day was most of the
+            # console's CPU at the login screen. Login redraws it.
+            self._draw_login()
         message = self.query_one("#message", Label)
-        message.update(self.message_text)
+        _show(message, self.message_text)
         message.set_class(self.message_error, "-error")
-        self.refresh_bindings()
+        # The footer rebuilds all its keys on every refresh_bindings: only
+        # when what it shows changed, not on each of the day's events.
+        shown = (self.t.language, *(self.check_action(action, (self.t.language,))
+                                    for action in _ACTIONS_ORDER))
+        if shown != self._bindings_shown:
+            self._bindings_shown = shown
+            self.refresh_bindings()
 
     def _draw_login(self) -> None:
         t = self.t
         names = ", ".join(self._dept_name(code) for code in self.served_departments)
-        self.query_one("#login-title", Label).update(
+        _show(self.query_one("#login-title", Label), 
             f"{t('login_title')} — {self.view.get('name') or t('counter', number=self.counter)}")
-        self.query_one("#login-serves", Label).update(t("serves", departments=names))
-        self.query_one("#login-id-label", Label).update(t("officer_id"))
-        self.query_one("#login-pin-label", Label).update(t("pin"))
+        _show(self.query_one("#login-serves", Label), t("serves", departments=names))
+        _show(self.query_one("#login-id-label", Label), t("officer_id"))
+        _show(self.query_one("#login-pin-label", Label), t("pin"))
         self.query_one("#officer-id", Input).placeholder = t("officer_id_placeholder")
         button = self.query_one("#login-button", Button)
         button.label = t("login")
         button.disabled = not self.connected or self.busy
         held = self.view.get("officer")
-        self.query_one("#login-hint", Label).update(
+        _show(self.query_one("#login-hint", Label), 
             t("login_held", name=self.view.get("officer_name") or held, id=held) if held
             else t("login_hint"))
 

@@ -24,12 +24,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from motcua.client import AuthError, CenterState, MotcuaClient
 from motcua.i18n import format_number, format_percent
-from motcua.tui import ClientConnection, ClientEvent, ClientSynced, bridge
+from motcua.tui import ClientConnection, ClientEvent, ClientSynced, Footer, LiveTable, bridge
 from motcua.reports.facts import Fact
 
 from .model import PAUSE_ALERT_SECONDS, CounterRow, DepartmentRow, Figures, Monitor
@@ -139,8 +139,8 @@ class MonitorApp(App[None]):
             yield Static("", id="conn")
             yield Static("", id="clock")
         with Horizontal(id="tables"):
-            yield DataTable(id="counters", cursor_type="row", zebra_stripes=True)
-            yield DataTable(id="departments", cursor_type="row", zebra_stripes=True)
+            yield LiveTable(id="counters", cursor_type="row", zebra_stripes=True)
+            yield LiveTable(id="departments", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="bottom"):
             yield Static("", id="alerts")
             with Vertical(id="figures"):
@@ -185,7 +185,7 @@ class MonitorApp(App[None]):
         # the table scrolls sideways and the last ones are the ones cut.
         for table_id, cols in (("counters", COUNTER_COLUMNS),
                                ("departments", DEPARTMENT_COLUMNS)):
-            table = self.query_one(f"#{table_id}", DataTable)
+            table = self.query_one(f"#{table_id}", LiveTable)
             table.clear(columns=True)
             for key in cols:
                 table.add_column(t(key), key=key)
@@ -359,7 +359,7 @@ class MonitorApp(App[None]):
 
     def _sync(self, table_id: str, rows: list[tuple[str, list[Any]]]) -> None:
         """Update a table in place (rebuild only when its rows change)."""
-        table = self.query_one(f"#{table_id}", DataTable)
+        table = self.query_one(f"#{table_id}", LiveTable)
         old = self._rows.get(table_id, [])
         if [k for k, _ in old] != [k for k, _ in rows]:
             table.clear()
@@ -367,10 +367,14 @@ class MonitorApp(App[None]):
                 table.add_row(*cells, key=key)
         else:
             columns = list(table.columns)
+            changed = False
             for (key, cells), (_, before) in zip(rows, old):
                 for col, value, prev in zip(columns, cells, before):
                     if value != prev:
                         table.update_cell(key, col, value, update_width=True)
+                        changed = True
+            if changed:
+                table.changed()
         self._rows[table_id] = rows
 
     def _alerts(self, now: float) -> None:

@@ -24,7 +24,8 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Digits
+from textual.widgets import DataTable, Digits
+from textual.widgets import Footer as TextualFooter
 
 from .bigfont import fitting_level, glyph_height, glyph_rows, glyph_width
 from .client import AuthError, Event, MotcuaClient
@@ -192,3 +193,43 @@ class BigNumber(Digits):
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return glyph_height(fitting_level(self._value, width, self.max_level))
+
+
+class Footer(TextualFooter):
+    """Textual's footer, without the memory it leaks each time the bindings change.
+
+    The footer rebuilds its keys whenever the bindings change (every
+    ``refresh_bindings``). Each key is bound to the footer's ``compact``
+    with ``data_bind``, which leaves a watcher on the footer; Textual drops
+    the watchers of removed keys only when ``compact`` changes, which it
+    never does, so every rebuild kept its old keys alive with their styles
+    and caches (Textual issue 6666): a console at the login screen grew by
+    about 40 KB per server event. Touching ``compact`` after each rebuild
+    makes Textual drop them.
+    """
+
+    async def recompose(self) -> None:
+        await super().recompose()
+        if self.is_attached:
+            # Public API that runs the watchers and, first, drops those of
+            # closed (removed) keys; the live keys get the same value again.
+            self.mutate_reactive(TextualFooter.compact)
+
+
+class LiveTable(DataTable):
+    """A DataTable whose cells change all day (the monitor's counters and queues).
+
+    Textual keys its render caches by a counter that every change bumps, so
+    once a cell changes each earlier render is dead, but it stays until the
+    caches are full (10,000 cells, 1,000 rows and lines): tens of megabytes
+    of stale renders on a screen that shows a hundred cells. Call
+    :meth:`changed` after a batch of ``update_cell``/``add_row`` calls to
+    drop them at once.
+    """
+
+    def changed(self) -> None:
+        """Drop the renders made stale by the last changes."""
+        # What DataTable.clear() does first; the renders of the new contents
+        # are made on the next refresh.
+        self._clear_caches()
+        self.refresh()

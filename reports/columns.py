@@ -57,19 +57,24 @@ class Codes:
 
 def encode_day(facts: Iterable[Fact], codes: Codes) -> dict[int, dict[str, array]]:
     """One day's facts as arrays per kind."""
-    out: dict[int, dict[str, array]] = {}
+    by_kind: dict[int, list[Fact]] = defaultdict(list)
+    for f in facts:
+        by_kind[f[1]].append(f)
     code = codes.code
     nan = math.nan
-    for f in facts:
-        cols = out.get(f.kind)
-        if cols is None:
-            cols = out[f.kind] = {name: array(t) for name, t in COLUMNS.items()}
-        cols["dept"].append(code(f.dept))
-        cols["proc"].append(code(f.proc))
-        cols["counter"].append(f.counter or 0)
-        cols["officer"].append(code(f.officer))
-        cols["hour"].append(f.hour)
-        cols["value"].append(nan if f.value is None else f.value)
+    out: dict[int, dict[str, array]] = {}
+    for kind, group in by_kind.items():
+        # One column at a time, straight from the transposed facts: a year
+        # is ~650,000 facts, each appended field by field cost seconds.
+        _, _, dept, proc, counter, officer, hour, value = zip(*group)
+        out[kind] = {
+            "dept": array("I", map(code, dept)),
+            "proc": array("I", map(code, proc)),
+            "counter": array("i", [c or 0 for c in counter]),
+            "officer": array("I", map(code, officer)),
+            "hour": array("b", hour),
+            "value": array("d", [nan if v is None else v for v in value]),
+        }
     return out
 
 

@@ -12,11 +12,14 @@ a *fact cache*, a small SQLite file beside the database (``motcua.db`` →
   aggregated in tight loops (counts, bisection for "within target",
   presorted runs for medians and 90th percentiles).
 * Days that are over never change (the log is append-only and the server
-  starts a new ``day`` at the rollover), so each is folded once. Each run
-  reads only the events added since the last one (``id`` above a watermark,
-  one pass in log order with the JSON fields pulled out by SQLite) and
-  re-folds the days they belong to. The newest day may still grow: it is
-  folded fresh on every run and never stored.
+  starts a new ``day`` at the rollover), so each is folded once, and only
+  when a report first needs it: a report folds the days of its period that
+  the cache lacks, each read with the ``events_day`` index (its report
+  events in log order, the JSON fields pulled out by SQLite), never the
+  whole log. Events added since the last run (``id`` above a watermark)
+  make their days stale; those are folded again when next needed. The
+  newest day may still grow: it is folded fresh on every run and never
+  stored.
 * A cache that does not match the database (another file under the same
   name, a restored backup, an older cache format, another time zone) is
   rebuilt from scratch; one that cannot be written is replaced by memory.
@@ -37,13 +40,13 @@ from motcua.server.config import CenterConfig
 
 from .columns import (BYTEORDER, COLUMNS, Codes, Columns, aggregate_columns, encode_day,
                       wanted_columns)
-from .facts import EXTRACT, REPORT_EVENTS, DayFold, Fact, HourOf, Row, fold_rows
+from .facts import EXTRACT, REPORT_EVENTS, DayFold, Fact, HourOf, fold_rows
 from .kpi import DIM_FIELD, Report, aggregate
 
 log = logging.getLogger("motcua.reports")
 
 #: Bump when the fold's definitions change: old caches are rebuilt.
-FACTS_VERSION = 3
+FACTS_VERSION = 4
 
 CACHE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS cache_meta (key TEXT PRIMARY KEY, value TEXT);
@@ -53,6 +56,8 @@ CREATE TABLE IF NOT EXISTS day_facts (
     dept BLOB, proc BLOB, counter BLOB, officer BLOB, hour BLOB, value BLOB,
     PRIMARY KEY (day, kind)
 );
+-- Days whose facts are in day_facts (a day may have none: only counter events).
+CREATE TABLE IF NOT EXISTS folded_days (day TEXT PRIMARY KEY);
 """
 
 
@@ -88,8 +93,15 @@ def _extract_sql(where: str) -> str:
 
 #: A day's report events with the JSON fields pulled out by SQLite.
 DAY_SQL = _extract_sql("day = ?")
-#: Every report event from an id on, in log order (one pass, no sort).
-SCAN_SQL = _extract_sql("id >= ?")
+#: A day's report events up to an event id (what the watermark covers).
+DAY_UPTO_SQL = _extract_sql("day = ? AND id <= ?")
+#: The report events of a stretch of the log, in log order (one pass, no sort).
+RANGE_SQL = _extract_sql("id BETWEEN ? AND ?")
+
+#: From this many days to fold, one pass over their stretch of the log beats
+#: a query per day (which reads each day's rows through the index and sorts
+#: them: about a third slower per day).
+SCAN_DAYS = 8
 
 
 class ReportEngine:
@@ -141,9 +153,13 @@ class ReportEngine:
 
     # --- reading the log ------------------------------------------------
 
-    def day_rows(self, day: str) -> list[Row]:
-        """A day's report events, reduced in SQL (no JSON parsing in Python)."""
-        return [Row(*r) for r in self.src.execute(DAY_SQL, (day,))]
+    def day_rows(self, day: str, upto: int | None = None) -> list[tuple]:
+        """A day's report events (those up to event id ``upto``, if given),
+        reduced in SQL (no JSON parsing in Python), as tuples in
+        :class:`~reports.facts.Row` order."""
+        if upto is None:
+            return self.src.execute(DAY_SQL, (day,)).fetchall()
+        return self.src.execute(DAY_UPTO_SQL, (day, upto)).fetchall()
 
     def resolve(self, ticket_id: int) -> tuple[str | None, str | None]:
         """Department and procedure of a ticket the day's events don't place.
@@ -184,12 +200,15 @@ class ReportEngine:
         if self.codes.new:
             self.cx.executemany("INSERT INTO codes VALUES (?, ?)", self.codes.new)
             self.codes.new = []
+        self.cx.execute("INSERT OR REPLACE INTO folded_days VALUES (?)", (day,))
         self.folded_days.append(day)
 
-    def sync(self) -> str | None:
-        """Bring the cache up to date with the log and return the live day
-        (the newest day in the log: it may still grow, so it is folded on
-        each run and not stored)."""
+    def sync(self, first: str | None = None, last: str | None = None) -> str | None:
+        """Bring the cache up to date for the days ``first``–``last`` (all
+        days when not given) and return the live day (the newest day in the
+        log: it may still grow, so it is folded on each run and not stored).
+        Only days of that period that the cache lacks, or that gained events
+        since they were folded, are read from the log."""
         self.folded_days = []
         max_day = self.src.execute("SELECT max(day) FROM events").fetchone()[0]
         if not self.persistent or max_day is None:
@@ -203,23 +222,27 @@ class ReportEngine:
             if (meta.get("identity") != ident
                     or (wm and self._event_mark(wm) != meta.get("mark"))):
                 # Another file, a restored backup or an older format: start over.
-                for table in ("day_facts", "cache_meta", "codes"):
+                for table in ("day_facts", "folded_days", "cache_meta", "codes"):
                     cx.execute(f"DELETE FROM {table}")
                 self.codes = Codes()
-                meta, wm = {}, 0
+                wm = 0
             new_max = self.src.execute("SELECT max(id) FROM events").fetchone()[0] or 0
-            todo: set[str] = set()
-            if new_max > wm:
-                todo.update(r[0] for r in self.src.execute(
-                    "SELECT DISTINCT day FROM events WHERE id > ?", (wm,)))
-            if meta.get("live_day"):
-                todo.add(meta["live_day"])
-            todo.discard(max_day)
+            if wm and new_max > wm:
+                # Days that gained events since the last run (a rowid range:
+                # cheap) must be folded again when a report needs them.
+                for (day,) in self.src.execute(
+                        "SELECT DISTINCT day FROM events WHERE id > ?", (wm,)):
+                    cx.execute("DELETE FROM day_facts WHERE day = ?", (day,))
+                    cx.execute("DELETE FROM folded_days WHERE day = ?", (day,))
+            folded = {r[0] for r in cx.execute(
+                "SELECT day FROM folded_days WHERE day BETWEEN ? AND ?",
+                (first or "", last or "9999-12-31"))}
+            todo = [day for day in self.log_days(first or "", last or "9999-12-31")
+                    if day != max_day and day not in folded]
             if todo:
-                self._fold_into_cache(todo)
+                self._fold_days(todo, new_max)
             for key, value in (("identity", ident), ("watermark", str(new_max)),
-                               ("mark", self._event_mark(new_max) if new_max else ""),
-                               ("live_day", max_day)):
+                               ("mark", self._event_mark(new_max) if new_max else "")):
                 cx.execute("INSERT OR REPLACE INTO cache_meta VALUES (?, ?)", (key, value))
             cx.execute("COMMIT")
         except BaseException:
@@ -228,42 +251,52 @@ class ReportEngine:
             raise
         return max_day
 
-    def _fold_into_cache(self, todo: set[str]) -> None:
-        """Fold whole days into the cache in one pass over the log from the
-        first of them (a day is contiguous in the log; one that shows up
-        again later is folded again on its own)."""
-        first = min(todo)
-        start = self.src.execute("SELECT min(id) FROM events WHERE day = ?", (first,)).fetchone()[0]
+    def _fold_days(self, todo: list[str], upto: int) -> None:
+        """Fold the days ``todo`` (sorted) into the cache, from the events
+        up to id ``upto`` (an event written meanwhile makes its day stale on
+        the next run, as it should)."""
+        if len(todo) < SCAN_DAYS:
+            for day in todo:
+                self._store_day(day, list(fold_rows(self.day_rows(day, upto), self.hour_of,
+                                                    self.resolve)))
+            return
+        # Many days: one pass over their stretch of the log. A day is
+        # contiguous in the log; one that shows up again later is folded
+        # again on its own.
+        want = set(todo)
+        lo = self.src.execute("SELECT min(id) FROM events WHERE day = ?", (todo[0],)).fetchone()
+        hi = self.src.execute("SELECT max(id) FROM events WHERE day = ?", (todo[-1],)).fetchone()
         done: set[str] = set()
         again: set[str] = set()
         fold: DayFold | None = None
         current: str | None = None
-        for r in self.src.execute(SCAN_SQL, (start or 0,)):
+        for r in self.src.execute(RANGE_SQL, (lo[0] or 0, min(hi[0] or 0, upto))):
             day = r[0]
             if day != current:
                 if fold is not None and current is not None:
                     self._store_day(current, fold.finish())
                     done.add(current)
                 fold, current = None, day
-                if day in todo:
+                if day in want:
                     if day in done:
                         again.add(day)
                     else:
                         fold = DayFold(self.hour_of, self.resolve)
             if fold is not None:
-                fold.add(Row(*r))
+                fold.add(r)
         if fold is not None and current is not None:
             self._store_day(current, fold.finish())
             done.add(current)
-        for day in sorted(again | (todo - done)):
-            self._store_day(day, list(fold_rows(self.day_rows(day), self.hour_of, self.resolve)))
+        for day in sorted(again | (want - done)):
+            self._store_day(day, list(fold_rows(self.day_rows(day, upto), self.hour_of,
+                                                self.resolve)))
 
     # --- reports --------------------------------------------------------
 
     def _load(self, first: str, last: str, wanted: tuple[str, ...]) -> tuple[Columns, dict]:
         """The ``wanted`` columns of every fact of ``[first, last]``, and
         where each day's facts sit in them."""
-        live_day = self.sync()
+        live_day = self.sync(first, last)
         cols = Columns(wanted)
         day_keys: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
 

@@ -173,64 +173,68 @@ class DayFold:
         self._where: dict[int, tuple[str | None, str | None]] = {}
         self._no_show: dict[int, Fact] = {}
         self._visit_proc: dict[int, str | None] = {}
+        #: The UTC offset of the day being folded (one lookup per day, not per event).
+        self._day: str | None = None
+        self._offset = 0.0
 
-    def add(self, r: Row) -> None:
-        """Fold one event."""
-        t = r.type
-        tid = r.ticket_id
+    def add(self, r: Row | tuple) -> None:
+        """Fold one event: a :class:`Row`, or a plain tuple of its fields in
+        the same order (what the engine's SQL gives, without building a Row:
+        a year is about 700,000 events)."""
+        day, t, at, tid, counter, officer, dept, proc, num, text, ref = r
+        facts = self.facts
         if t == "ticket_called":
             ep = self._open.pop(tid, None)  # type: ignore[arg-type]
             if ep is not None:
-                start, dept, proc, hour = ep
-                self.facts.append(Fact(r.day, WAIT, dept, proc, r.counter, r.officer, hour,
-                                       r.at - start))
+                start, wdept, wproc, whour = ep
+                facts.append(Fact(day, WAIT, wdept, wproc, counter, officer, whour, at - start))
             return
-        hour = self.hour_of(r.day, r.at)
+        if day != self._day:
+            self._day, self._offset = day, self.hour_of.offset(day)
+        hour = int((at + self._offset) // 3600 % 24)  # HourOf.__call__, inlined
         if t == "ticket_issued":
-            self.facts.append(Fact(r.day, ISSUED, r.dept, r.proc, None, None, hour, None))
+            facts.append(Fact(day, ISSUED, dept, proc, None, None, hour, None))
             if tid is not None:
-                self._open[tid] = (r.at, r.dept, r.proc, hour)
-                self._where[tid] = (r.dept, r.proc)
+                self._open[tid] = (at, dept, proc, hour)
+                self._where[tid] = (dept, proc)
         elif t == "ticket_transferred":
-            self.facts.append(Fact(r.day, TRANSFERRED_IN, r.dept, r.proc, None, None, hour,
-                                   None))
+            facts.append(Fact(day, TRANSFERRED_IN, dept, proc, None, None, hour, None))
             if tid is not None:
-                self._open[tid] = (r.at, r.dept, r.proc, hour)
-                self._where[tid] = (r.dept, r.proc)
+                self._open[tid] = (at, dept, proc, hour)
+                self._where[tid] = (dept, proc)
         elif t == "visit_ended":
-            kind = SERVED if r.text == "served" else TRANSFERRED if r.text == "transferred" else 0
+            kind = SERVED if text == "served" else TRANSFERRED if text == "transferred" else 0
             if kind:
-                service = r.at - r.num if r.num is not None else None
-                self.facts.append(Fact(r.day, kind, r.dept, r.proc, r.counter, r.officer, hour,
-                                       service))
-            if r.ref is not None:
-                self._visit_proc[r.ref] = r.proc
+                service = at - num if num is not None else None
+                facts.append(Fact(day, kind, dept, proc, counter, officer, hour, service))
+            if ref is not None:
+                self._visit_proc[ref] = proc
         elif t == "ticket_no_show":
             if tid is not None:
-                dept, proc = self._dept(r)
-                self._no_show[tid] = Fact(r.day, NO_SHOW, dept, proc, r.counter, r.officer,
-                                          hour, None)
+                dept, proc = self._dept(tid, dept, proc)
+                self._no_show[tid] = Fact(day, NO_SHOW, dept, proc, counter, officer, hour,
+                                          None)
         elif t == "ticket_requeued":
             self._no_show.pop(tid, None)  # type: ignore[arg-type]
         elif t in ("ticket_cancelled", "ticket_expired"):
-            dept, proc = self._dept(r)
+            dept, proc = self._dept(tid, dept, proc)
             kind = CANCELLED if t == "ticket_cancelled" else EXPIRED
-            self.facts.append(Fact(r.day, kind, dept, proc, r.counter, r.officer, hour, None))
+            facts.append(Fact(day, kind, dept, proc, counter, officer, hour, None))
             self._open.pop(tid, None)  # type: ignore[arg-type]
             self._no_show.pop(tid, None)  # type: ignore[arg-type]
         elif t == "visit_rated":
-            proc = self._visit_proc.get(r.ref) if r.ref is not None else None
-            self.facts.append(Fact(r.day, RATING, r.dept, proc, r.counter, r.officer, hour,
-                                   r.num))
+            proc = self._visit_proc.get(ref) if ref is not None else None
+            facts.append(Fact(day, RATING, dept, proc, counter, officer, hour, num))
 
-    def _dept(self, r: Row) -> tuple[str | None, str | None]:
+    def _dept(self, tid: int | None, dept: str | None,
+              proc: str | None) -> tuple[str | None, str | None]:
         # Some events may lack the ticket view (e.g. a ticket expired at a
         # day rollover); fall back to where the ticket was last seen.
-        if r.dept is not None:
-            return r.dept, r.proc
-        where = self._where.get(r.ticket_id)  # type: ignore[arg-type]
-        if where is None and self.resolve is not None and r.ticket_id is not None:
-            where = self.resolve(r.ticket_id)
+        if dept is not None:
+            return dept, proc
+        where = self._where.get(tid)  # type: ignore[arg-type]
+        if where is None and self.resolve is not None and tid is not None:
+            where = self.resolve(tid)
         return where or (None, None)
 
     def pending_no_show(self, ticket_id: int | None) -> Fact | None:
@@ -260,16 +264,17 @@ class DayFold:
         return self.facts
 
 
-def fold_rows(rows: Iterable[Row], hour_of: HourOf,
+def fold_rows(rows: Iterable[Row | tuple], hour_of: HourOf,
               resolve: Resolver | None = None) -> Iterator[Fact]:
-    """Facts of rows sorted by day then log order, folding each day apart."""
+    """Facts of rows (or tuples in :class:`Row` order) sorted by day then log
+    order, folding each day apart."""
     fold: DayFold | None = None
     current = None
     for r in rows:
-        if r.day != current:
+        if r[0] != current:
             if fold is not None:
                 yield from fold.finish()
-            fold, current = DayFold(hour_of, resolve), r.day
+            fold, current = DayFold(hour_of, resolve), r[0]
         fold.add(r)  # type: ignore[union-attr]
     if fold is not None:
         yield from fold.finish()

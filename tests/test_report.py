@@ -407,3 +407,102 @@ def test_exported_file_is_named_in_the_report_language(simulated, tmp_path, monk
     assert main(["report", "--db", str(db), "--month", d[:7], "--by", "counter",
                  "--format", "xlsx", "--lang", "en"]) == 0
     assert (tmp_path / f"report_by-counter_{d[:7]}-01_{d[:7]}-30.xlsx").exists()
+
+
+def _late_night(core, clock, day, sink):
+    """Tickets across midnight after ``day``: one served from 23:55 to 00:03
+    (its visit ends, and is rated, the next day), one still waiting at the
+    rollover (expired with the old day), and the next day a no-show who
+    came back and was served."""
+    from datetime import time as dtime
+
+    from motcua.server.core import QueueError
+
+    tz = core.config.tz
+
+    def at(d, hh, mm):
+        clock.now = datetime.combine(d, dtime(hh, mm), tz)
+
+    def run(command, **args):
+        try:
+            out = core.execute(command, **args)
+        except QueueError as e:
+            if e.outcome is not None:
+                sink(core, e.outcome)
+            raise
+        if out.changed:
+            sink(core, out)
+        return out.result
+
+    nxt = date.fromordinal(day.toordinal() + 1)
+    at(day, 23, 55)
+    run("issue", department="TP", request_id="late-served")
+    run("issue", department="TP", request_id="late-waiting")
+    counter = next(c.number for c in core.config.counters if "TP" in c.departments)
+    run("login", counter=counter, officer="cb01")
+    run("call_next", counter=counter)
+    run("start", counter=counter)
+    at(nxt, 0, 3)
+    visit = run("finish", counter=counter)["visit"]["id"]
+    run("rate", visit_id=visit, value=1, request_id="late-rate")
+    at(nxt, 0, 5)
+    run("issue", department="TP", request_id="came-back")
+    run("call_next", counter=counter)
+    run("no_show", counter=counter)
+    at(nxt, 0, 9)
+    number = core.tickets[core.by_request[(core.meta.day, None, "came-back")]].number
+    run("requeue", number=number)
+    run("call_next", counter=counter)
+    run("finish", counter=counter)
+    run("logout", counter=counter)
+
+
+def test_a_cold_day_report_folds_only_that_day_and_matches_the_warm_one(
+        sample_config, tmp_path):
+    """On a multi-day log with tickets across midnight, a report of one day
+    with no cache reads only that day and gives the figures of a cache built
+    over every day, of the log folded in memory and of the naive baseline."""
+    from motcua.reports.facts import SERVED
+    from motcua.server.app import always_open
+    from motcua.server.core import QueueCore
+    from motcua.sim.run import SimClock
+
+    db = tmp_path / "motcua.db"
+    sink = SqliteSink(db)
+    clock = SimClock()
+    core = QueueCore(always_open(sample_config), clock)
+    d1, d2, d3 = DAY, date(2026, 11, 24), date(2026, 11, 25)
+    simulate_day(sample_config, d1, seed=3, core=core, clock=clock, sink=sink)
+    _late_night(core, clock, d1, sink)
+    simulate_day(sample_config, d2, seed=4, core=core, clock=clock, sink=sink)
+    simulate_day(sample_config, d3, seed=5, core=core, clock=clock, sink=sink)
+    sink.close()
+    days = [d.isoformat() for d in (d1, d2, d3)]
+    groupings = (None, *DIMENSIONS)
+
+    with ReportEngine(db, sample_config, cache=tmp_path / "warm.db") as warm:
+        warm.report(days[0], days[-1])
+        assert warm.folded_days == days[:2]  # the newest day is never stored
+        want = {(d, by): warm.report(d, d, by) for d in days[:2] for by in groupings}
+        assert warm.folded_days == []
+        served = [f for f in warm.facts(days[1], days[1]) if f.kind == SERVED]
+    # The visit served across midnight counts on the day it ended, with its
+    # whole service time (8 minutes from 23:55).
+    assert any(f.value is not None and abs(f.value - 480) < 1 for f in served)
+
+    for d in days[:2]:
+        cold_cache = tmp_path / f"cold-{d}.db"
+        with ReportEngine(db, sample_config, cache=cold_cache) as cold:
+            got = {by: cold.report(d, d, by) for by in groupings}
+            assert cold.folded_days == []  # folded once, by the first report
+        with ReportEngine(db, sample_config, cache=tmp_path / f"again-{d}.db") as cold:
+            cold.report(d, d)
+            assert cold.folded_days == [d]  # that day only, not the whole log
+        with ReportEngine(db, sample_config, cache=False) as mem:
+            for by in groupings:
+                base = baseline_report(db, sample_config, d, d, by)
+                for other in (want[(d, by)], mem.report(d, d, by), base):
+                    assert_same(as_dict(got[by].total), as_dict(other.total), (d, by))
+                    assert [k.key for k in got[by].rows] == [k.key for k in other.rows]
+                    for a, b in zip(got[by].rows, other.rows):
+                        assert_same(as_dict(a), as_dict(b), (d, by, a.key))
