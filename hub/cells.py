@@ -31,7 +31,8 @@ newest month or year moves on, the finished months and years are built from
 the days (and built again if a late event lands in them). A voided no-show
 subtracts a count; any other change to a fact builds its days again from
 ``hub.facts``, the source of truth. The functions run as the schema's owner
-(``SECURITY DEFINER``): sites have no privilege on the cells at all.
+(``SECURITY DEFINER``): sites cannot write cells; like the facts, a site
+reads only its own (row-level security), readers all.
 
 Families: 1 department (also the site, the day and the total), 2 procedure,
 3 counter, 4 officer, 5 hour. Grains: 1 day, 2 month, 3 year.
@@ -345,5 +346,13 @@ CREATE TRIGGER cells_truncate AFTER TRUNCATE ON hub.facts
 
 REVOKE ALL ON FUNCTION hub.cells_compact(smallint, date, date), hub.cells_build(smallint, smallint, date[], date),
     hub.cells_settle(smallint, date, date, date[]), hub.cells_rebuild(smallint, date[]) FROM PUBLIC;
-GRANT SELECT ON hub.cells, hub.cell_state TO {{readers}};
-""".replace("{", "{{").replace("}", "}}").replace("{{readers}}", "{readers}")
+-- Read like the facts: a site its own cells (its own report), readers all.
+GRANT SELECT ON hub.cells, hub.cell_state TO {{sites}}, {{readers}};
+ALTER TABLE hub.cells ENABLE ROW LEVEL SECURITY;
+ALTER TABLE hub.cell_state ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_rows ON hub.cells FOR SELECT TO {{sites}} USING (site_id = (SELECT hub.my_site()));
+CREATE POLICY own_rows ON hub.cell_state FOR SELECT TO {{sites}}
+    USING (site_id = (SELECT hub.my_site()));
+CREATE POLICY read_all ON hub.cells FOR SELECT TO {{readers}} USING (true);
+CREATE POLICY read_all ON hub.cell_state FOR SELECT TO {{readers}} USING (true);
+""".replace("{", "{{").replace("}", "}}").replace("{{readers}}", "{readers}").replace("{{sites}}", "{sites}")
