@@ -177,9 +177,10 @@ class MotcuaServer:
         self.port = self._server.sockets[0].getsockname()[1]
         self._tick_task = asyncio.create_task(self._ticker(), name="motcua-tick")
         if self.hub_url:
-            from motcua.hub.shipper import Shipper
+            # In a child process: shipping never competes with the queue.
+            from motcua.hub.process import ShipperProcess
 
-            self.shipper = Shipper(self.store.path, self.hub_url, self.config,
+            self.shipper = ShipperProcess(self.store.path, self.hub_url, self.config,
                                    code=self.config.hub.code, name=self.config.hub.name,
                                    heartbeat=self.heartbeat)
             await self.shipper.start()
