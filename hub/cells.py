@@ -26,9 +26,11 @@ Cells are maintained by statement triggers on ``hub.facts``, in the
 transaction that writes the facts: whatever writes facts (the shipper, an
 older shipper, the admin), the cells follow, exactly once. An insert adds a
 *fragment* per (day, family, key, department); when a site's newest day
-moves on, its earlier days' fragments are merged into one row each; when its
-newest month or year moves on, the finished months and years are built from
-the days (and built again if a late event lands in them). A voided no-show
+moves on, its earlier days' fragments are merged into one row each and its
+month cell is built again from the days (it holds the days before the
+newest); when its newest month moves on, its year cell is built again from
+the months (it holds the months before the newest day's). A late event
+in a built month or year builds it again. A voided no-show
 subtracts a count; any other change to a fact builds its days again from
 ``hub.facts``, the source of truth. The functions run as the schema's owner
 (``SECURITY DEFINER``): sites cannot write cells; like the facts, a site
@@ -131,7 +133,7 @@ ALTER TABLE hub.cells ALTER COLUMN wait_v SET STORAGE EXTERNAL;
 ALTER TABLE hub.cells ALTER COLUMN svc_v SET STORAGE EXTERNAL;
 -- Per site: the newest day it has facts of, where its unmerged fragments
 -- begin; its month cells hold its days before `built`, its year cells its
--- days before `built_y` (a 1 January).
+-- days before `built_y` (the 1st of the newest day's month).
 CREATE TABLE hub.cell_state (
     site_id smallint PRIMARY KEY,
     newest date,
@@ -193,9 +195,9 @@ $$;
 -- After a site's facts of the days `days` (lo..hi) changed. When its newest
 -- day moves on: merge the fragments of the days before it, build its month
 -- cells again up to the day before it (the month under way too: month
--- cells cover the days before `built`) and the year cells of the years
--- before its year (`built_y`). A change to a day already in a month or year
--- cell builds that cell again.
+-- cells cover the days before `built`) and, when its month moves on, its
+-- year cells up to that month (`built_y`, a 1st). A change to a day already
+-- in a month or year cell builds that cell again.
 CREATE FUNCTION hub.cells_settle(s smallint, lo date, hi date, days date[]) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
     AS $$
@@ -221,11 +223,14 @@ BEGIN
             date_trunc('month', coalesce(st.built, first_day)::timestamp),
             date_trunc('month', (hi - 1)::timestamp), interval '1 month')::date);
         st.built := hi;
-        IF st.built_y IS NULL OR date_trunc('year', hi::timestamp)::date > st.built_y THEN
+        -- Year cells: the months before the newest day's (built again once a
+        -- month: the year under way too).
+        IF st.built_y IS NULL OR date_trunc('month', hi::timestamp)::date > st.built_y THEN
             years := years || ARRAY(SELECT generate_series(
                 date_trunc('year', coalesce(st.built_y, first_day)::timestamp),
-                date_trunc('year', hi::timestamp) - interval '1 year', interval '1 year')::date);
-            st.built_y := date_trunc('year', hi::timestamp)::date;
+                date_trunc('year', (date_trunc('month', hi::timestamp) - interval '1 day')),
+                interval '1 year')::date);
+            st.built_y := date_trunc('month', hi::timestamp)::date;
         END IF;
     END IF;
     IF cardinality(months) > 0 THEN

@@ -145,8 +145,9 @@ async def hub_report(conn: Any, first: str, last: str, by: str | None = None,
 
     ``source="cells"`` (the default) reads the report cells (:mod:`hub.cells`);
     ``source="facts"`` scans and sorts the facts themselves, as the hub did
-    before the cells (the benchmark's baseline; with a second connection
-    ``conn2`` its quantiles run beside its counts, on the same snapshot).
+    before the cells (the benchmark's baseline). With a second connection
+    ``conn2``, two parts run at once on the same snapshot (the groups and
+    the total; the facts' counts and quantiles).
     Both give the site report's figures."""
     if by is not None and by not in HUB_DIMENSIONS:
         raise ValueError(f"unknown grouping {by!r}")
@@ -173,14 +174,17 @@ async def hub_report(conn: Any, first: str, last: str, by: str | None = None,
     tx = conn.transaction(isolation="repeatable_read", readonly=True)
     await tx.start()
     try:
-        # Sorts stay in memory.
+        # Sorts stay in memory; the cells' searches aggregate by hashing
+        # (the planner cannot know how many pivots an array parameter holds).
         await conn.execute("SET LOCAL work_mem = '256MB'")
+        if source == "cells":
+            await conn.execute("SET LOCAL enable_sort = off")
         if source == "facts":
             await _from_facts(conn, conn2, first, last, by, codes, per_site, group, groups,
                               total, timings)
         else:
-            await _from_cells(conn, first, last, by, codes, per_site, scope, group, groups,
-                              total, timings)
+            await _from_cells(conn, conn2, first, last, by, codes, per_site, scope, group,
+                              groups, total, timings)
     finally:
         await tx.rollback()
     rows = [k for k in groups.values() if not k.is_empty()] if by is not None else []
@@ -361,8 +365,8 @@ SELECT id, sum(n) AS n FROM (
 ) z GROUP BY id
 """
 
-# The values of each search's group in (a, b], sorted: slices of the cells'
-# sorted arrays.
+# The values of each search's group in (a, b]: slices of the cells' sorted
+# arrays, gathered as they come (sorted runs; Python sorts them faster).
 _CELL_VALUES = """
 WITH {cells}{metrics},
 p AS (SELECT * FROM unnest($9::text[], $10::text[], $11::smallint[], $12::float8[],
@@ -374,13 +378,16 @@ m AS (
     SELECT p.id, p.a, p.b, gm.v
     FROM p JOIN gm ON p.g1 IS NULL AND gm.metric = p.metric
 )
-SELECT m.id, array_agg(x ORDER BY x) AS xs
+SELECT m.id, array_agg(x) AS xs
 FROM m CROSS JOIN LATERAL unnest(m.v[width_bucket(m.a, m.v) + 1 : width_bucket(m.b, m.v)]) AS x
 GROUP BY m.id
 """
 
 #: Pivots per search and pass.
 PIVOTS = 15
+#: What sorting a value costs (moved to Python, sorted there) against
+#: counting one pivot in one cell in SQL (the cost model of the search).
+VALUE_COST = 4
 #: Passes at most (each divides a search's interval by about PIVOTS + 1).
 MAX_PASSES = 8
 _INF = float("inf")
@@ -402,9 +409,8 @@ class _Search:
         self.values: list[float] = []
 
     def worth_a_pass(self) -> bool:
-        # Sorting the interval's values costs about as much per value as a
-        # pivot costs per cell of the group.
-        return self.cb - self.ca > max(64, self.cells * PIVOTS)
+        # Another pass (a pivot per cell) or sorting the interval's values?
+        return (self.cb - self.ca) * VALUE_COST > max(256, self.cells * PIVOTS)
 
     def pivots(self) -> list[float]:
         lo_v = self.vmin if self.a == -_INF else self.a
@@ -468,20 +474,39 @@ def _periods(first: date, last: date, by: str | None) -> tuple[date, date, date,
     return y0, y1, m0, m1
 
 
-async def _from_cells(conn: Any, first: str, last: str, by: str | None,
+async def _from_cells(conn: Any, conn2: Any, first: str, last: str, by: str | None,
                       codes: list[str] | None, per_site: bool, scope: list[SiteInfo],
                       group: Any, groups: dict[Any, Kpis], total: Kpis,
                       timings: dict[str, float]) -> None:
-    from .cells import FAMILY
-
+    """The groups from the cells of their family; the total from the
+    department family's, the fewest (month and year cells where it can)."""
     a, b = date.fromisoformat(first), date.fromisoformat(last)
-    if by in _PER_SITE and per_site:
-        k1, k2 = _CELL_KEY["site"], _CELL_KEY[by]
-    else:
-        k1, k2 = _CELL_KEY[by], "''::text"
-    cells = _CELLS.format(k1=k1, k2=k2)
-    args = (a, b, codes, FAMILY[by], *_periods(a, b, by))
-    # Each site's own targets and satisfied levels, as its report would judge.
+    judge = _judging(scope)
+    if by is None:
+        await _cells_part(conn, a, b, None, codes, False, judge, group, timings, "")
+        return
+    jobs = [(conn, by, per_site, True, "groups "), (conn2 or conn, None, False, False, "total ")]
+    if conn2 is None:
+        for job in jobs:
+            await _cells_part(job[0], a, b, job[1], codes, job[2], judge, group, timings,
+                              job[4], groups_only=job[3])
+        return
+    snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
+    tx2 = conn2.transaction(isolation="repeatable_read", readonly=True)
+    await tx2.start()
+    try:
+        await conn2.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+        await conn2.execute("SET LOCAL work_mem = '256MB'")
+        await conn2.execute("SET LOCAL enable_sort = off")
+        await asyncio.gather(*(
+            _cells_part(c, a, b, g_by, codes, g_per_site, judge, group, timings, name,
+                        groups_only=only) for c, g_by, g_per_site, only, name in jobs))
+    finally:
+        await tx2.rollback()
+
+
+def _judging(scope: list[SiteInfo]) -> tuple[list, ...]:
+    """Each site's own targets and satisfied levels, as its report judges."""
     t_site, t_dept, t_value, s_site, s_level = [], [], [], [], []
     for site in scope:
         cfg = site.config or {}
@@ -494,13 +519,30 @@ async def _from_cells(conn: Any, first: str, last: str, by: str | None,
             if lv.get("satisfied"):
                 s_site.append(site.id)
                 s_level.append(int(lv["value"]))
+    return t_site, t_dept, t_value, s_site, s_level
+
+
+async def _cells_part(conn: Any, a: date, b: date, by: str | None, codes: list[str] | None,
+                      per_site: bool, judge: tuple[list, ...], group: Any,
+                      timings: dict[str, float], name: str, groups_only: bool = False) -> None:
+    """Counts, then the searches for the medians and P90, over one family's
+    cells; ``group(row)`` gives the Kpis a row of it goes to."""
+    from .cells import FAMILY
+
+    if by in _PER_SITE and per_site:
+        k1, k2 = _CELL_KEY["site"], _CELL_KEY[by]
+    else:
+        k1, k2 = _CELL_KEY[by], "''::text"
+    cells = _CELLS.format(k1=k1, k2=k2)
+    args = (a, b, codes, FAMILY[by], *_periods(a, b, by))
     t = time.perf_counter()
-    counted = await conn.fetch(_CELL_COUNTS.format(cells=cells), *args, t_site, t_dept,
-                               t_value, s_site, s_level)
-    timings["counts"] = time.perf_counter() - t
+    counted = await conn.fetch(_CELL_COUNTS.format(cells=cells), *args, *judge)
+    timings[name + "counts"] = time.perf_counter() - t
     searches: list[_Search] = []
     stats: list[tuple[Kpis, str, int, list[_Search]]] = []
     for row in counted:
+        if groups_only == bool(row["total"]) or (by is None and not row["total"]):
+            continue  # (the groups' total comes from the coarsest cells)
         k = group(row)
         if row["part"] == 1:
             level, n = int(row["level"]), int(row["rated"])
@@ -508,9 +550,9 @@ async def _from_cells(conn: Any, first: str, last: str, by: str | None,
             k.rated += n
             k.satisfied += int(row["happy"] or 0)
             continue
-        for name in ("issued", "transferred_in", "served", "transferred", "no_show",
-                     "cancelled", "expired"):
-            setattr(k, name, int(row[name] or 0))
+        for field_ in ("issued", "transferred_in", "served", "transferred", "no_show",
+                       "cancelled", "expired"):
+            setattr(k, field_, int(row[field_] or 0))
         k.waits, k.services = int(row["waits"] or 0), int(row["services"] or 0)
         k.within_target, k.target_waits = int(row["within"] or 0), int(row["targeted"] or 0)
         k.wait_mean = (row["wait_sum"] or 0.0) / k.waits if k.waits else None
@@ -522,9 +564,9 @@ async def _from_cells(conn: Any, first: str, last: str, by: str | None,
             if not n:
                 continue
             mine = []
-            # Sorting a value costs about as much as counting at a pivot in
-            # a cell; passes count at 2 × PIVOTS pivots in each cell.
-            direct = n <= max(64, ncells * PIVOTS * 2)
+            # All the values, or passes (2 searches × PIVOTS in each cell,
+            # twice or so) first?
+            direct = n * VALUE_COST <= max(256, ncells * PIVOTS * 4)
             spans = [(min(_ranks(n, 0.5)[0], _ranks(n, 0.9)[0]),
                       max(_ranks(n, 0.5)[1], _ranks(n, 0.9)[1]))] if direct else \
                 [_ranks(n, 0.5), _ranks(n, 0.9)]
@@ -548,8 +590,8 @@ async def _from_cells(conn: Any, first: str, last: str, by: str | None,
         for r in rows:
             s, x = active[r["id"]]
             s.narrow(x, int(r["n"] or 0))
-    timings["passes"] = time.perf_counter() - t
-    timings["pass_count"] = passes
+    timings[name + "passes"] = time.perf_counter() - t
+    timings[name + "pass_count"] = passes
     t = time.perf_counter()
     if searches:
         rows = await conn.fetch(_CELL_VALUES.format(cells=cells, metrics=_METRICS), *args,
@@ -557,8 +599,10 @@ async def _from_cells(conn: Any, first: str, last: str, by: str | None,
                                 [s.metric for s in searches], [s.a for s in searches],
                                 [s.b for s in searches], [s.id for s in searches])
         for r in rows:
-            searches[r["id"]].values = list(r["xs"])
-    timings["values"] = time.perf_counter() - t
+            values = list(r["xs"])
+            values.sort()
+            searches[r["id"]].values = values
+    timings[name + "values"] = time.perf_counter() - t
     for k, prefix, n, mine in stats:
         ranked = _Ranked(n, mine)
         setattr(k, f"{prefix}_median", percentile(ranked, 0.5))  # type: ignore[arg-type]

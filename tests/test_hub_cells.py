@@ -35,6 +35,17 @@ def new_year(sample_config, tmp_path_factory):
     return path, days
 
 
+@pytest.fixture(scope="module")
+def into_february(sample_config, tmp_path_factory):
+    """Seven open days of one site from January into February."""
+    path = tmp_path_factory.mktemp("february") / "site.db"
+    sink = SqliteSink(path)
+    days = [r.day.isoformat() for r in simulate_days(sample_config, date(2027, 1, 27), 7,
+                                                     seed=12, sink=sink, load=0.25)]
+    sink.close()
+    return path, days
+
+
 PERIODS = [
     ("2026-12-01", "2026-12-31"),  # a full month: its month cell
     ("2026-01-01", "2026-12-31"),  # a full year: its year cell
@@ -73,6 +84,30 @@ async def test_cells_across_months_and_years_equal_the_site_report(
                 same_report(site, hr.report, (first, last, by))
                 assert to_csv(build_hub_table(hr, "vi")) == \
                     to_csv(build_table(site, sample_config, "vi")), (first, by)
+
+
+async def test_the_year_under_way_has_a_year_cell_of_its_finished_months(
+        into_february, sample_config, hub):
+    """A site in February: its 2027 cell holds January, its February cell the
+    days before today, and the year's report is still the site's own."""
+    path, days = into_february
+    assert days[0] < "2027-02" <= days[-1]
+    await ship_all(path, await hub.add_site("TTHC"), sample_config, "TTHC", batch=257)
+    cells = dict(await hub.conn.fetch(
+        "SELECT grain, array_agg(DISTINCT start ORDER BY start) FROM hub.cells "
+        "WHERE grain > 1 GROUP BY grain"))
+    assert cells[3] == [date(2027, 1, 1)] and cells[2] == [date(2027, 1, 1), date(2027, 2, 1)]
+    conn2 = await asyncpg.connect(hub.admin_url)  # groups and total at once, as the CLI
+    try:
+        with ReportEngine(path, sample_config, cache=False) as engine:
+            for first, last in (("2027-01-01", "2027-12-31"), ("2027-01-01", "2027-02-28"),
+                                ("2027-02-01", "2027-02-28"), ("2026-12-01", "2027-12-31")):
+                for by in (None, "department", "counter", "hour", "day"):
+                    site = engine.report(first, last, by)
+                    hr = await hub_report(hub.conn, first, last, by, conn2=conn2)
+                    same_report(site, hr.report, (first, last, by))
+    finally:
+        await conn2.close()
 
 
 async def test_the_report_reads_no_fact(new_year, sample_config, hub):
