@@ -399,7 +399,7 @@ class _Search:
     ``cb`` values ≤ b."""
 
     __slots__ = ("id", "g1", "g2", "metric", "lo", "hi", "a", "ca", "b", "cb", "vmin",
-                 "vmax", "cells", "values")
+                 "vmax", "cells", "values", "direct")
 
     def __init__(self, id_: int, g1: str | None, g2: str | None, metric: int, lo: int,
                  hi: int, n: int, vmin: float, vmax: float, cells: int) -> None:
@@ -407,10 +407,13 @@ class _Search:
         self.a, self.ca, self.b, self.cb = -_INF, 0, _INF, n
         self.vmin, self.vmax, self.cells = vmin, vmax, cells
         self.values: list[float] = []
+        #: All the group's values at once (its ranks span the median to the P90).
+        self.direct = False
 
     def worth_a_pass(self) -> bool:
         # Another pass (a pivot per cell) or sorting the interval's values?
-        return (self.cb - self.ca) * VALUE_COST > max(256, self.cells * PIVOTS)
+        return not self.direct and \
+            (self.cb - self.ca) * VALUE_COST > max(256, self.cells * PIVOTS)
 
     def pivots(self) -> list[float]:
         lo_v = self.vmin if self.a == -_INF else self.a
@@ -572,6 +575,7 @@ async def _cells_part(conn: Any, a: date, b: date, by: str | None, codes: list[s
                 [_ranks(n, 0.5), _ranks(n, 0.9)]
             for lo, hi in spans:
                 s = _Search(len(searches), g1, g2, metric, lo, hi, n, vmin, vmax, ncells)
+                s.direct = direct
                 searches.append(s)
                 mine.append(s)
             stats.append((k, prefix, n, mine))
