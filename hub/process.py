@@ -15,8 +15,9 @@ The pipe, one JSON object a line each way:
 
 * server → child: ``{"init": …}`` first (the database path, the URL — on
   the pipe, not the command line, since it holds the site's password — and
-  the configuration), then ``{"poke": 1}``, ``{"heartbeat": state}`` and
-  ``{"stop": 1}``; end of input (the server died) stops the child too;
+  the configuration), then ``{"poke": 1}``, ``{"heartbeat": state}``,
+  ``{"set": {setting: value}}`` and ``{"stop": 1}``; end of input (the
+  server died) stops the child too;
 * child → server: ``{"figures": …}`` whenever they change (with the lag
   samples taken since the last), ``{"want": "heartbeat"}``.
 
@@ -48,6 +49,8 @@ FIGURES_EVERY = 0.1
 _MIRRORED = ("state", "site_id", "hwm", "known_mark", "local_max", "shipped", "batches",
              "failures", "heartbeats", "last_error", "last_shipped_at", "code")
 _COUNTERS = ("shipped", "batches", "failures", "heartbeats")
+#: Settings of the shipper that can be changed while it runs.
+TUNABLE = ("heartbeat_every", "poll", "catchup_duty")
 
 
 class ShipperProcess(Figures):
@@ -76,6 +79,22 @@ class ShipperProcess(Figures):
         self._poke_pending = False
         # Counters of children that ended, added to the running child's.
         self._base = dict.fromkeys(_COUNTERS, 0)
+
+    @property
+    def heartbeat_every(self) -> float:
+        return float(self.options.get("heartbeat_every", 5.0))
+
+    @heartbeat_every.setter
+    def heartbeat_every(self, seconds: float) -> None:
+        self.tune(heartbeat_every=seconds)
+
+    def tune(self, **settings: Any) -> None:
+        """Change settings of the running shipper (and of any restarted one)."""
+        unknown = set(settings) - set(TUNABLE)
+        if unknown:
+            raise ValueError(f"not tunable: {', '.join(sorted(unknown))}")
+        self.options.update(settings)
+        self._send({"set": settings})
 
     # --- lifecycle ------------------------------------------------------
 
@@ -295,6 +314,12 @@ async def _child() -> int:
                     future = waiting.pop(0)
                     if not future.done():
                         future.set_result(message["heartbeat"])
+            elif "set" in message:
+                for name, value in message["set"].items():
+                    if name in TUNABLE:
+                        setattr(shipper, name, value)
+                shipper._next_heartbeat = 0.0
+                shipper.poke()
             elif "stop" in message:
                 break
     finally:
