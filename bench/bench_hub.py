@@ -395,6 +395,10 @@ async def normal_flow_lag(admin: str, folder: Path, run: str, n_sites: int = 12,
         await srv.start()
         servers.append(srv)
     depts = [d.code for d in config.departments]
+    # Normal flow: the shippers (child processes) connected before traffic.
+    end = time.monotonic() + 60
+    while any(s.shipper.state != "connected" for s in servers) and time.monotonic() < end:
+        await asyncio.sleep(0.1)
 
     async def site_traffic(i: int, srv) -> int:
         url = f"ws://127.0.0.1:{srv.port}"

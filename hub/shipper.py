@@ -1,11 +1,11 @@
 """The site's side of the hub: ship the event log, the public configuration
 and a live heartbeat to the province's PostgreSQL.
 
-A background task of ``motcua serve --hub URL``. It never holds up the queue:
-it reads the SQLite file through its own read-only connection in a worker
-thread (WAL lets readers and the writer work side by side), and when the
-hub is slow or away nothing on the site waits for it; events simply stay in
-the local log until they can go.
+``motcua serve --hub URL`` runs it in a child process (:mod:`hub.process`).
+It never holds up the queue: it reads the SQLite file through its own
+read-only connection in a worker thread (WAL lets readers and the writer
+work side by side), and when the hub is slow or away nothing on the site
+waits for it; events simply stay in the local log until they can go.
 
 Exactly once, in order:
 
