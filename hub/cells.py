@@ -110,6 +110,10 @@ _SAME_FACT = ("(o.day, o.kind, o.dept, o.proc, o.counter, o.officer, o.hour, o.v
               "IS NOT DISTINCT FROM (n.day, n.kind, n.dept, n.proc, n.counter, n.officer, "
               "n.hour, n.value)")
 _PAIRS = "old_facts o JOIN new_facts n USING (site_id, event_id, seq)"
+_FULL = ("old_facts o FULL JOIN new_facts n ON o.site_id = n.site_id "
+         "AND o.event_id = n.event_id AND o.seq = n.seq")
+_CHANGED = (f"NOT {_SAME_FACT} OR ((o.voided_by IS NULL) <> (n.voided_by IS NULL) "
+            f"AND o.kind NOT IN {COUNT_ONLY})")
 
 # Braces are doubled: the migration is formatted with the role names.
 MIGRATION = f"""
@@ -295,15 +299,13 @@ BEGIN
              GROUP BY site_id LOOP
         PERFORM hub.cells_settle(rec.site_id, rec.lo, rec.hi, rec.days);
     END LOOP;
-    -- Anything else that changed what a fact counts: its days again.
+    -- Anything else that changed what a fact counts (its key too): its days again.
     FOR rec IN SELECT site_id, array_agg(DISTINCT day) AS days FROM (
-                 SELECT o.site_id, o.day FROM {_PAIRS} WHERE NOT {_SAME_FACT}
-                     OR ((o.voided_by IS NULL) <> (n.voided_by IS NULL)
-                         AND o.kind NOT IN {COUNT_ONLY})
+                 SELECT o.site_id, o.day FROM {_FULL} WHERE o.site_id IS NOT NULL
+                     AND (n.site_id IS NULL OR {_CHANGED})
                  UNION
-                 SELECT n.site_id, n.day FROM {_PAIRS} WHERE NOT {_SAME_FACT}
-                     OR ((o.voided_by IS NULL) <> (n.voided_by IS NULL)
-                         AND o.kind NOT IN {COUNT_ONLY})) x
+                 SELECT n.site_id, n.day FROM {_FULL} WHERE n.site_id IS NOT NULL
+                     AND (o.site_id IS NULL OR {_CHANGED})) x
              GROUP BY site_id LOOP
         PERFORM hub.cells_rebuild(rec.site_id, rec.days);
     END LOOP;

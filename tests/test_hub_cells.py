@@ -163,6 +163,11 @@ async def test_cells_follow_any_change_to_the_facts(new_year, sample_config, hub
     await conn.execute(REJUDGE[0].replace("f.site_id = $1", "$1::int IS NOT NULL"), 0,
                        list(tgt), list(tgt.values()))
     await check("updated")
+    # A fact given another key (its event id): it leaves its day, lands in another.
+    await conn.execute("UPDATE hub.facts SET event_id = event_id + 10000000, day = $2 "
+                       "WHERE day = $1 AND kind = 3 AND event_id % 3 = 0",
+                       date.fromisoformat(days[2]), date.fromisoformat(days[3]))
+    await check("rekeyed")
     # Voids and their undoing (count-only facts: a count less, a count more).
     await conn.execute("UPDATE hub.facts SET voided_by = event_id + 1 WHERE kind = 1 "
                        "AND event_id % 11 = 0")
