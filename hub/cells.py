@@ -58,13 +58,16 @@ COLUMNS = ("site_id, grain, start, fam, key, dept, "
            + ", wait_sum, wait_v, svc_sum, svc_v, rate_l, rate_n")
 
 
+_CG_COUNTS = ", ".join("cg." + c for c, _ in COUNTS)
+
+
 def fragments(source: str) -> str:
     """SELECT of day cells from facts ``source`` (facts' columns plus ``sgn``,
     +1 to add a fact, -1 to take a count-only fact away)."""
     counts = ",\n        ".join(
         f"coalesce(sum(f.sgn) FILTER (WHERE f.kind = {k}), 0)::int AS {c}" for c, k in COUNTS)
     return f"""
-SELECT cg.site_id, 1::smallint, cg.day, cg.fam, cg.key, cg.dept, {", ".join("cg." + c for c, _ in COUNTS)},
+SELECT cg.site_id, 1::smallint, cg.day, cg.fam, cg.key, cg.dept, {_CG_COUNTS},
     cg.wait_sum, cg.wait_v, cg.svc_sum, cg.svc_v, cr.l, cr.n
 FROM (
     SELECT f.site_id, f.day, cd.fam,
@@ -92,7 +95,7 @@ def merged(source: str, grain: str, start: str) -> str:
     (site, ``start``, family, key, department)."""
     counts = ", ".join(f"sum(cm.{c})::int" for c, _ in COUNTS)
     return f"""
-SELECT cg.site_id, {grain}::smallint, cg.start, cg.fam, cg.key, cg.dept, {", ".join("cg." + c for c, _ in COUNTS)},
+SELECT cg.site_id, {grain}::smallint, cg.start, cg.fam, cg.key, cg.dept, {_CG_COUNTS},
     cg.wait_sum, cg.wait_v, cg.svc_sum, cg.svc_v, cr.l, cr.n
 FROM (
     SELECT cm.site_id, {start} AS start, cm.fam, cm.key, cm.dept, {counts},
@@ -190,9 +193,11 @@ DECLARE
     hi date := least(until, (SELECT max(x) FROM unnest(starts) x) + ('1 ' || unit)::interval);
 BEGIN
     DELETE FROM hub.cells WHERE site_id = s AND grain = gr AND start = ANY(starts);
-    INSERT INTO hub.cells ({COLUMNS}) {merged('''(SELECT * FROM hub.cells c WHERE c.site_id = s AND c.grain = gr - 1
+    INSERT INTO hub.cells ({COLUMNS}) {merged('''(
+        SELECT * FROM hub.cells c WHERE c.site_id = s AND c.grain = gr - 1
             AND c.start >= lo AND c.start < hi
-            AND date_trunc(unit, c.start::timestamp)::date = ANY(starts))''', "gr", "date_trunc(unit, cm.start::timestamp)::date")};
+            AND date_trunc(unit, c.start::timestamp)::date = ANY(starts))''',
+        "gr", "date_trunc(unit, cm.start::timestamp)::date")};
 END
 $$;
 
@@ -336,7 +341,8 @@ END
 $$;
 
 -- The facts already in the hub.
-INSERT INTO hub.cells ({COLUMNS}) {fragments("(SELECT f.*, 1 AS sgn FROM hub.facts f WHERE f.voided_by IS NULL)")};
+INSERT INTO hub.cells ({COLUMNS}) {fragments(
+    "(SELECT f.*, 1 AS sgn FROM hub.facts f WHERE f.voided_by IS NULL)")};
 CREATE INDEX cells_at ON hub.cells (site_id, grain, start, fam);
 SELECT hub.cells_settle(site_id, min(start), max(start), ARRAY[]::date[])
     FROM hub.cells WHERE grain = 1 GROUP BY site_id;
@@ -351,15 +357,18 @@ CREATE TRIGGER cells_delete AFTER DELETE ON hub.facts REFERENCING OLD TABLE AS o
 CREATE TRIGGER cells_truncate AFTER TRUNCATE ON hub.facts
     FOR EACH STATEMENT EXECUTE FUNCTION hub.facts_truncated();
 
-REVOKE ALL ON FUNCTION hub.cells_compact(smallint, date, date), hub.cells_build(smallint, smallint, date[], date),
+REVOKE ALL ON FUNCTION hub.cells_compact(smallint, date, date),
+    hub.cells_build(smallint, smallint, date[], date),
     hub.cells_settle(smallint, date, date, date[]), hub.cells_rebuild(smallint, date[]) FROM PUBLIC;
 -- Read like the facts: a site its own cells (its own report), readers all.
 GRANT SELECT ON hub.cells, hub.cell_state TO {{sites}}, {{readers}};
 ALTER TABLE hub.cells ENABLE ROW LEVEL SECURITY;
 ALTER TABLE hub.cell_state ENABLE ROW LEVEL SECURITY;
-CREATE POLICY own_rows ON hub.cells FOR SELECT TO {{sites}} USING (site_id = (SELECT hub.my_site()));
+CREATE POLICY own_rows ON hub.cells FOR SELECT TO {{sites}}
+    USING (site_id = (SELECT hub.my_site()));
 CREATE POLICY own_rows ON hub.cell_state FOR SELECT TO {{sites}}
     USING (site_id = (SELECT hub.my_site()));
 CREATE POLICY read_all ON hub.cells FOR SELECT TO {{readers}} USING (true);
 CREATE POLICY read_all ON hub.cell_state FOR SELECT TO {{readers}} USING (true);
-""".replace("{", "{{").replace("}", "}}").replace("{{readers}}", "{readers}").replace("{{sites}}", "{sites}")
+""".replace("{", "{{").replace("}", "}}") \
+    .replace("{{readers}}", "{readers}").replace("{{sites}}", "{sites}")

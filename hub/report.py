@@ -334,8 +334,8 @@ SELECT 0 AS part, g1, g2, GROUPING(g1, g2) AS total,
 FROM g LEFT JOIN t ON t.site_id = g.site_id AND t.dept = g.dept
 GROUP BY GROUPING SETS ((g1, g2), ())
 UNION ALL
-SELECT 1, g1, g2, GROUPING(g1, g2), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, r.l, sum(r.n),
+SELECT 1, g1, g2, GROUPING(g1, g2), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, r.l, sum(r.n),
     sum(r.n) FILTER (WHERE sat.level IS NOT NULL)
 FROM g CROSS JOIN LATERAL unnest(g.rate_l, g.rate_n) AS r(l, n)
 LEFT JOIN sat ON sat.site_id = g.site_id AND sat.level = r.l

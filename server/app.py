@@ -181,8 +181,8 @@ class MotcuaServer:
             from motcua.hub.process import ShipperProcess
 
             self.shipper = ShipperProcess(self.store.path, self.hub_url, self.config,
-                                   code=self.config.hub.code, name=self.config.hub.name,
-                                   heartbeat=self.heartbeat)
+                                          code=self.config.hub.code,
+                                          name=self.config.hub.name, heartbeat=self.heartbeat)
             await self.shipper.start()
         log.info("listening on %s:%d", self.host, self.port)
 
