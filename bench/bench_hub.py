@@ -1,8 +1,9 @@
 """Province hub benchmark: a simulated province year shipped into one
 PostgreSQL, then reported on.
 
-    python bench/bench_hub.py [--dir DIR] [--phase all|generate|ingest|after]
-                              [--communes 120] [--distinct 12] [--days 313]
+    python bench/bench_hub.py [--dir DIR]
+                              [--phase all|generate|ingest|after|reports|latency]
+                              [--communes 120] [--distinct 12] [--days 313] [--runs 3]
 
 A province of one provincial center (~150,000 tickets a year, the sample
 center) and ``--communes`` commune centers (~5,000 tickets a year each, a
@@ -22,9 +23,19 @@ Then, on a PostgreSQL 16 of its own (pgserver's binaries, in ``--dir``):
 * lag: twelve real site servers with traffic, shipping in normal flow —
   event time to commit in the hub, p50/p99;
 * issue latency of a real server process (``motcua serve``) with no hub, the
-  hub up, the hub down, and catching up a four-week backlog;
-* province report times for a day, a month and the year (by site and by
-  department; median of three runs) and the hub's database size.
+  hub up, the hub down, and catching up a four-week backlog — the last also
+  with the shipper inside the server process (as before it had its own
+  process), in the same run, as the baseline;
+* province report times for a day, a month, the year (by site, by
+  department; the year by every grouping) and twelve months not aligned on
+  months, from the report cells — min/median/max of ``--runs`` runs — and,
+  as the baseline in the same run, by scanning and sorting the facts as the
+  hub did before the cells (the two must agree figure for figure);
+* the hub's database size.
+
+An ingested hub of an older schema is migrated first (``motcua hub init``:
+the cells are filled from the facts there), and the time it took printed.
+``--phase reports`` / ``--phase latency`` run only those parts of ``after``.
 
 Prints a table; asserts nothing.
 """
@@ -384,6 +395,10 @@ async def normal_flow_lag(admin: str, folder: Path, run: str, n_sites: int = 12,
         await srv.start()
         servers.append(srv)
     depts = [d.code for d in config.departments]
+    # Normal flow: the shippers (child processes) connected before traffic.
+    end = time.monotonic() + 60
+    while any(s.shipper.state != "connected" for s in servers) and time.monotonic() < end:
+        await asyncio.sleep(0.1)
 
     async def site_traffic(i: int, srv) -> int:
         url = f"ws://127.0.0.1:{srv.port}"
@@ -418,14 +433,23 @@ def bench_config_path(folder: Path) -> Path:
     return bench_config(folder)
 
 
+# ``motcua serve`` with the shipper inside the server process, as it was before
+# it had a child process of its own (the baseline of the catch-up latency).
+_SERVE_INLINE = ("import sys, motcua.hub.process as p, motcua.hub.shipper as s; "
+                 "p.ShipperProcess = s.Shipper; from motcua.cli import main; "
+                 "sys.exit(main(sys.argv[1:]))")
+
+
 def issue_latency(folder: Path, hub: str | None, db: Path, kiosks: int = 10,
-                  per: int = 200) -> dict:
+                  per: int = 200, inline: bool = False) -> dict:
     """Issue latency of a real ``motcua serve`` process (its own CPU)."""
     from bench_server import hello, request
 
     port = free_port()
-    cmd = [sys.executable, "-m", "motcua.cli", "serve", "--ignore-hours", "--port", str(port),
-           "--db", str(db), "--config", str(bench_config_path(folder))]
+    head = [sys.executable, "-c", _SERVE_INLINE] if inline else \
+        [sys.executable, "-m", "motcua.cli"]
+    cmd = head + ["serve", "--ignore-hours", "--port", str(port),
+                  "--db", str(db), "--config", str(bench_config_path(folder))]
     if hub:
         cmd += ["--hub", hub]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -472,52 +496,110 @@ def issue_latency(folder: Path, hub: str | None, db: Path, kiosks: int = 10,
         proc.terminate()
         proc.wait(10)
     return {"p50": pct(lat, 50) * 1000, "p99": pct(lat, 99) * 1000, "n": len(lat),
-            "backlog_before": before, "backlog_after": after}
+            "max": max(lat) * 1000, "backlog_before": before, "backlog_after": after,
+            "load": os.getloadavg()[0]}
 
 
-async def report_times(admin: str, days: int) -> dict:
+async def report_times(admin: str, runs: int) -> dict:
+    """Report times from the cells (every grouping for the year) and, as the
+    baseline, from the facts (the way the hub counted before the cells);
+    both must give the same figures."""
     import asyncpg
 
     from motcua.hub.report import hub_report
 
     conn = await asyncpg.connect(admin)
     conn2 = await asyncpg.connect(admin)
-    out = {}
+    out: dict = {"cells": {}, "facts": {}, "differences": {}}
     try:
         first_day = await conn.fetchval("SELECT min(day) FROM hub.facts")
         last_day = await conn.fetchval("SELECT max(day) FROM hub.facts WHERE day < $1",
                                        START + timedelta(days=380))
         mid = date(first_day.year, 6, 16)
         periods = {"day": (mid, mid), "month": (mid.replace(day=1), date(mid.year, 6, 30)),
-                   "year": (first_day, last_day)}
-        for name, (a, b) in periods.items():
-            for by in ("site", "department"):
+                   "year": (first_day, last_day),
+                   "12 months, not on months": (first_day + timedelta(days=14),
+                                                last_day - timedelta(days=11))}
+        plan = [(name, by) for name in periods for by in ("site", "department")]
+        plan += [("year", by) for by in ("none", "counter", "officer", "procedure", "hour",
+                                         "day")]
+        baseline = [(name, by) for name in ("day", "month", "year") for by in ("site",
+                                                                               "department")]
+        for name, by in plan:
+            a, b = (d.isoformat() for d in periods[name])
+            for source in ("facts", "cells") if (name, by) in baseline else ("cells",):
                 times = []
-                for _ in range(3):
+                for _ in range(runs):
                     t0 = time.perf_counter()
-                    hr = await hub_report(conn, a.isoformat(), b.isoformat(), by, conn2=conn2)
+                    hr = await hub_report(conn, a, b, None if by == "none" else by,
+                                          conn2=conn2, source=source)
                     times.append(time.perf_counter() - t0)
-                out[(name, by)] = (statistics.median(times), hr.report.total.issued,
-                                   len(hr.report.rows))
+                out[source][f"{name}/{by}"] = {
+                    "min": min(times), "median": statistics.median(times), "max": max(times),
+                    "issued": hr.report.total.issued, "rows": len(hr.report.rows),
+                    "load": os.getloadavg()[0]}
+                print(f"  report {name} by {by} from {source}: "
+                      f"{statistics.median(times):.3f} s", flush=True)
+                if source == "facts":
+                    reference = hr
+            if (name, by) in baseline:
+                out["differences"][f"{name}/{by}"] = _differences(reference.report, hr.report)
         out["size"] = await conn.fetchval("SELECT pg_database_size(current_database())")
         out["tables"] = {r["t"]: r["bytes"] for r in await conn.fetch(
             "SELECT relname AS t, pg_total_relation_size(oid) AS bytes FROM pg_class "
             "WHERE relnamespace = 'hub'::regnamespace AND relkind = 'r'")}
         out["events"] = await conn.fetchval("SELECT count(*) FROM hub.events")
-        out["facts"] = await conn.fetchval("SELECT count(*) FROM hub.facts")
+        out["facts_held"] = await conn.fetchval("SELECT count(*) FROM hub.facts")
+        out["cells_held"] = dict(await conn.fetch(
+            "SELECT grain::text, count(*) FROM hub.cells GROUP BY grain"))
     finally:
         await conn.close()
         await conn2.close()
     return out
 
 
+def _differences(a, b) -> int:
+    """Figures that differ between two reports (times to 1e-12: the facts'
+    path interpolates in SQL, sums in another order)."""
+    import dataclasses
+    import math
+
+    bad = int([k.key for k in a.rows] != [k.key for k in b.rows])
+    for x, y in zip([a.total, *a.rows], [b.total, *b.rows]):
+        for f in dataclasses.fields(x):
+            u, v = getattr(x, f.name), getattr(y, f.name)
+            if isinstance(u, float) and isinstance(v, float):
+                bad += not math.isclose(u, v, rel_tol=1e-12)
+            else:
+                bad += u != v
+    return bad
+
+
+async def migrate_hub(admin: str) -> dict:
+    """Bring an ingested hub to this schema (the cells filled from the facts)."""
+    import asyncpg
+
+    from motcua.hub.schema import migrate
+
+    conn = await asyncpg.connect(admin)
+    try:
+        t0 = time.perf_counter()
+        before, after = await migrate(conn)
+        return {"from": before, "to": after, "seconds": time.perf_counter() - t0}
+    finally:
+        await conn.close()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dir", default="/tmp/motcua-bench-hub",
                     help="where the generated sites and the hub's PostgreSQL live (reused)")
-    ap.add_argument("--phase", choices=("all", "generate", "ingest", "after"), default="all",
+    ap.add_argument("--phase", choices=("all", "generate", "ingest", "after", "reports",
+                                        "latency"), default="all",
                     help="generate: the sites only; ingest: + baseline and ingest; after: "
-                         "catch-up, lag, latency and reports on an ingested hub")
+                         "catch-up, lag, latency and reports on an ingested hub; reports, "
+                         "latency: only those")
+    ap.add_argument("--runs", type=int, default=3, help="runs of each report timed")
     ap.add_argument("--communes", type=int, default=120)
     ap.add_argument("--distinct", type=int, default=12, help="distinct commune years simulated")
     ap.add_argument("--days", type=int, default=313, help="open days (313: a 6-day-week year)")
@@ -553,18 +635,27 @@ def main() -> int:
             results["tickets"] = tickets_in(folder / "center.db") + sum(
                 tickets_in(Path(db)) for _, db, _ in sites[1:])
             results_path.write_text(json.dumps(results))
-        if args.phase in ("all", "after"):
+        if args.phase in ("all", "after", "reports", "latency"):
+            mig = asyncio.run(migrate_hub(admin))
+            if mig["from"] != mig["to"]:
+                results["migration"] = mig
+                print(f"migrated the hub from schema {mig['from']} to {mig['to']} in "
+                      f"{mig['seconds']:.0f} s", flush=True)
             # As autovacuum would have by now: visibility map and statistics.
-            asyncio.run(_vacuum(admin))
+            if args.phase != "latency":
+                asyncio.run(_vacuum(admin))
             # Fresh sites for every run: a site's log cannot be shipped twice.
             run = f"{int(time.time()) % 100000:05d}"
-            week, up, catch = f"WEEK-{run}", f"UP-{run}", f"CATCH-{run}"
-            urls = asyncio.run(setup_hub(admin, [week, up, catch]))
+            week, up, catch, inline = (f"WEEK-{run}", f"UP-{run}", f"CATCH-{run}",
+                                       f"INLINE-{run}")
+            urls = asyncio.run(setup_hub(admin, [week, up, catch, inline]))
+        if args.phase in ("all", "after"):
             results["catch_up"] = asyncio.run(catch_up(admin, folder / "center-week.db",
                                                        week, urls[week]))
             print(f"catch-up: {results['catch_up']}", flush=True)
             results["lag"] = asyncio.run(normal_flow_lag(admin, folder, run))
             print(f"lag: {results['lag']}", flush=True)
+        if args.phase in ("all", "after", "latency"):
             lat_dir = folder / "latency"
             shutil.rmtree(lat_dir, ignore_errors=True)
             lat_dir.mkdir()
@@ -573,17 +664,23 @@ def main() -> int:
             lat["up"] = issue_latency(folder, urls[up], lat_dir / "up.db")
             lat["down"] = issue_latency(folder, "postgresql://x:y@127.0.0.1:9/motcua",
                                         lat_dir / "down.db")
+            # The same four-week backlog, the shipper in the server process
+            # (before) and in its own (now), one after the other.
+            shutil.copy(folder / "center-4weeks.db", lat_dir / "inline.db")
+            lat["catching_up_inline"] = issue_latency(folder, urls[inline],
+                                                      lat_dir / "inline.db", inline=True)
             shutil.copy(folder / "center-4weeks.db", lat_dir / "catch.db")
             lat["catching_up"] = issue_latency(folder, urls[catch], lat_dir / "catch.db")
             results["latency"] = lat
             print(f"latency: {lat}", flush=True)
-            rt = asyncio.run(report_times(admin, args.days))
-            results["reports"] = {f"{k[0]}/{k[1]}": v for k, v in rt.items()
-                                  if isinstance(k, tuple)}
+            results_path.write_text(json.dumps(results))
+        if args.phase in ("all", "after", "reports"):
+            rt = asyncio.run(report_times(admin, args.runs))
+            results["reports"] = rt
             results["size"] = rt["size"]
             results["tables"] = rt["tables"]
             results["hub_events"] = rt["events"]
-            results["hub_facts"] = rt["facts"]
+            results["hub_facts"] = rt["facts_held"]
             results_path.write_text(json.dumps(results))
     finally:
         pg.stop()
@@ -598,6 +695,7 @@ async def _vacuum(admin: str) -> None:
     try:
         await conn.execute("VACUUM ANALYZE hub.facts")
         await conn.execute("VACUUM ANALYZE hub.events")
+        await conn.execute("VACUUM ANALYZE hub.cells")
     finally:
         await conn.close()
 
@@ -636,20 +734,37 @@ def print_table(r: dict, meta: dict, args: argparse.Namespace) -> None:
         g = r["lag"]
         row(f"shipping lag p50, normal flow ({g['sites']} live sites, ms)", f"{g['p50']:.1f}")
         row(f"shipping lag p99 ({g['samples']:,} events, ms)", f"{g['p99']:.1f}")
+    if "migration" in r:
+        m = r["migration"]
+        row(f"migration of the ingested hub, schema {m['from']} → {m['to']} (cells filled), s",
+            f"{m['seconds']:.0f}")
     if "latency" in r:
         for key, label in (("none", "no hub"), ("up", "hub up"), ("down", "hub down"),
-                           ("catching_up", "catching up")):
-            v = r["latency"][key]
+                           ("catching_up_inline", "catching up, shipper in the server"),
+                           ("catching_up", "catching up, shipper in its process")):
+            v = r["latency"].get(key)
+            if v is None:
+                continue
             extra = ""
-            if key == "catching_up":
-                extra = f" (backlog {v['backlog_before']:,.0f}→{v['backlog_after']:,.0f})"
-            row(f"issue latency p50 / p99, {label}{extra} (ms)",
-                f"{v['p50']:.2f} / {v['p99']:.2f}")
-    if "reports" in r:
-        for key, (secs, issued, rows) in r["reports"].items():
+            if key.startswith("catching_up"):
+                extra = f" ({v['backlog_before']:,.0f}→{v['backlog_after']:,.0f})"
+            row(f"issue p50 / p99, {label}{extra} (ms)", f"{v['p50']:.1f} / {v['p99']:.1f}")
+    if "reports" in r and "cells" in r["reports"]:
+        rep = r["reports"]
+        print()
+        print(f"{'province report (s: min / median / max)':46} {'from cells':>17} "
+              f"{'from facts':>17}  same")
+        for key, v in rep["cells"].items():
             period, by = key.split("/")
-            row(f"province report, {period} by {by} ({issued:,} tickets, {rows} rows), s",
-                f"{secs:.3f}")
+            f = rep["facts"].get(key)
+            base = f"{f['min']:.2f}/{f['median']:.2f}/{f['max']:.2f}" if f else ""
+            same = ("yes" if rep["differences"].get(key) == 0 else
+                    f"{rep['differences'][key]} differ") if key in rep["differences"] else ""
+            label = f"{period} by {by} ({v['rows']:,} rows)"
+            cells = f"{v['min']:.2f}/{v['median']:.2f}/{v['max']:.2f}"
+            print(f"{label:46} {cells:>17} {base:>17}  {same}")
+        print("cells held: " + ", ".join(f"{n:,} {'day month year'.split()[int(g) - 1]}"
+                                         for g, n in sorted(rep.get("cells_held", {}).items())))
     if "size" in r:
         row("hub database size (MB)", f"{r['size'] / 2**20:,.0f}")
         for t, b in sorted(r["tables"].items()):

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from .cells import MIGRATION as CELLS_MIGRATION
+
 #: Each migration is SQL with ``{sites}`` / ``{readers}`` standing for the
 #: quoted group role names.
 MIGRATIONS: list[str] = [
@@ -136,6 +138,9 @@ MIGRATIONS: list[str] = [
         USING (site_id = (SELECT hub.my_site())) WITH CHECK (site_id = (SELECT hub.my_site()));
     CREATE POLICY read_all ON hub.site_live FOR SELECT TO {readers} USING (true);
     """,
+    # 3: report cells, kept by triggers on hub.facts (see hub/cells.py), and
+    # filled from the facts already there.
+    CELLS_MIGRATION,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

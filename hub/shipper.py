@@ -1,11 +1,11 @@
 """The site's side of the hub: ship the event log, the public configuration
 and a live heartbeat to the province's PostgreSQL.
 
-A background task of ``motcua serve --hub URL``. It never holds up the queue:
-it reads the SQLite file through its own read-only connection in a worker
-thread (WAL lets readers and the writer work side by side), and when the
-hub is slow or away nothing on the site waits for it; events simply stay in
-the local log until they can go.
+``motcua serve --hub URL`` runs it in a child process (:mod:`hub.process`).
+It never holds up the queue: it reads the SQLite file through its own
+read-only connection in a worker thread (WAL lets readers and the writer
+work side by side), and when the hub is slow or away nothing on the site
+waits for it; events simply stay in the local log until they can go.
 
 Exactly once, in order:
 
@@ -117,8 +117,88 @@ class _Resync(Exception):
     """The hub's high-water mark is not where this batch started."""
 
 
-class Shipper:
-    """Ships one site's SQLite event log to the hub (start/stop/poke)."""
+class Figures:
+    """What a shipper tells about itself (the site's /metrics, the hub's
+    heartbeat): shared by :class:`Shipper` and, in the server, by
+    :class:`~motcua.hub.process.ShipperProcess`, which mirrors the figures
+    of the shipper running in its child process."""
+
+    def _init_figures(self) -> None:
+        self.state = "starting"  # starting | connected | down | refused | stopped
+        self.site_id: int | None = None
+        self.hwm: int | None = None
+        #: The last high-water mark the hub gave (kept while it is away).
+        self.known_mark: int | None = None
+        self.local_max = 0
+        self.shipped = 0
+        self.batches = 0
+        self.failures = 0
+        self.heartbeats = 0
+        self.last_error: str | None = None
+        self.last_shipped_at: float | None = None
+        self.lags: deque[float] = deque(maxlen=5000)
+        #: Lag samples taken since start (``lags`` keeps the newest).
+        self.lag_count = 0
+
+    @property
+    def backlog(self) -> int:
+        """Events in the local log the hub does not have yet (as far as known:
+        while the hub is away, from the last mark it gave)."""
+        mark = self.hwm if self.hwm is not None else self.known_mark
+        return max(0, self.local_max - (mark or 0))
+
+    def lag(self, q: float) -> float | None:
+        """Shipping lag quantile (seconds from an event's time to its commit
+        in the hub) over the recent events."""
+        if not self.lags:
+            return None
+        values = sorted(self.lags)
+        return values[min(len(values) - 1, int(q * (len(values) - 1) + 0.5))]
+
+    def metrics_lines(self) -> list[str]:
+        """Prometheus lines for the site's /metrics."""
+        up = 1 if self.state == "connected" else 0
+        lines = [
+            "# HELP motcua_hub_connected 1 while the hub takes this site's events.",
+            "# TYPE motcua_hub_connected gauge",
+            f"motcua_hub_connected {up}",
+            "# HELP motcua_hub_backlog_events Events not yet in the hub.",
+            "# TYPE motcua_hub_backlog_events gauge",
+            f"motcua_hub_backlog_events {self.backlog}",
+            "# HELP motcua_hub_shipped_events_total Events shipped since start.",
+            "# TYPE motcua_hub_shipped_events_total counter",
+            f"motcua_hub_shipped_events_total {self.shipped}",
+            "# HELP motcua_hub_batches_total Batches committed in the hub since start.",
+            "# TYPE motcua_hub_batches_total counter",
+            f"motcua_hub_batches_total {self.batches}",
+            "# HELP motcua_hub_failures_total Connection or batch failures since start.",
+            "# TYPE motcua_hub_failures_total counter",
+            f"motcua_hub_failures_total {self.failures}",
+            "# HELP motcua_hub_heartbeats_total Heartbeats sent since start.",
+            "# TYPE motcua_hub_heartbeats_total counter",
+            f"motcua_hub_heartbeats_total {self.heartbeats}",
+        ]
+        if self.hwm is not None:
+            lines += ["# HELP motcua_hub_high_water_mark The hub's newest event id of this site.",
+                      "# TYPE motcua_hub_high_water_mark gauge",
+                      f"motcua_hub_high_water_mark {self.hwm}"]
+        if self.last_shipped_at is not None:
+            lines += ["# HELP motcua_hub_last_shipped_timestamp_seconds When a batch last "
+                      "committed.", "# TYPE motcua_hub_last_shipped_timestamp_seconds gauge",
+                      f"motcua_hub_last_shipped_timestamp_seconds {self.last_shipped_at:.3f}"]
+        if self.lags:
+            lines += ["# HELP motcua_hub_lag_seconds Event time to commit in the hub, recent "
+                      "events.", "# TYPE motcua_hub_lag_seconds summary"]
+            for q in (0.5, 0.99):
+                lines.append(f'motcua_hub_lag_seconds{{quantile="{q}"}} {self.lag(q):.3f}')
+        return lines
+
+
+class Shipper(Figures):
+    """Ships one site's SQLite event log to the hub (start/stop/poke).
+
+    It runs wherever it is started: the server runs it in a child process
+    (:mod:`hub.process`), the tests and the benchmark in their own."""
 
     def __init__(self, db_path: str | Path, url: str, config: CenterConfig, *,
                  code: str | None = None, name: str | None = None,
@@ -143,19 +223,7 @@ class Shipper:
         self.targets = targets(config)
         self.happy = satisfied_levels(config)
         # State the metrics read (all updated on the event loop).
-        self.state = "starting"  # starting | connected | down | refused | stopped
-        self.site_id: int | None = None
-        self.hwm: int | None = None
-        #: The last high-water mark the hub gave (kept while it is away).
-        self.known_mark: int | None = None
-        self.local_max = 0
-        self.shipped = 0
-        self.batches = 0
-        self.failures = 0
-        self.heartbeats = 0
-        self.last_error: str | None = None
-        self.last_shipped_at: float | None = None
-        self.lags: deque[float] = deque(maxlen=5000)
+        self._init_figures()
         self._conn: Any = None
         self._src: sqlite3.Connection | None = None
         # Held by the worker thread while it reads the local log, so that
@@ -409,6 +477,7 @@ class Shipper:
         self.last_shipped_at = now
         for ev in events:
             self.lags.append(now - ev[1])
+        self.lag_count += len(events)
         return len(events)
 
     async def _send_heartbeat(self) -> None:
@@ -501,58 +570,3 @@ class Shipper:
             except sqlite3.Error:
                 pass
             await asyncio.sleep(min(1.0, max(0.0, end - time.monotonic())))
-
-    # --- figures ------------------------------------------------------------
-
-    @property
-    def backlog(self) -> int:
-        """Events in the local log the hub does not have yet (as far as known:
-        while the hub is away, from the last mark it gave)."""
-        mark = self.hwm if self.hwm is not None else self.known_mark
-        return max(0, self.local_max - (mark or 0))
-
-    def lag(self, q: float) -> float | None:
-        """Shipping lag quantile (seconds from an event's time to its commit
-        in the hub) over the recent events."""
-        if not self.lags:
-            return None
-        values = sorted(self.lags)
-        return values[min(len(values) - 1, int(q * (len(values) - 1) + 0.5))]
-
-    def metrics_lines(self) -> list[str]:
-        """Prometheus lines for the site's /metrics."""
-        up = 1 if self.state == "connected" else 0
-        lines = [
-            "# HELP motcua_hub_connected 1 while the hub takes this site's events.",
-            "# TYPE motcua_hub_connected gauge",
-            f"motcua_hub_connected {up}",
-            "# HELP motcua_hub_backlog_events Events not yet in the hub.",
-            "# TYPE motcua_hub_backlog_events gauge",
-            f"motcua_hub_backlog_events {self.backlog}",
-            "# HELP motcua_hub_shipped_events_total Events shipped since start.",
-            "# TYPE motcua_hub_shipped_events_total counter",
-            f"motcua_hub_shipped_events_total {self.shipped}",
-            "# HELP motcua_hub_batches_total Batches committed in the hub since start.",
-            "# TYPE motcua_hub_batches_total counter",
-            f"motcua_hub_batches_total {self.batches}",
-            "# HELP motcua_hub_failures_total Connection or batch failures since start.",
-            "# TYPE motcua_hub_failures_total counter",
-            f"motcua_hub_failures_total {self.failures}",
-            "# HELP motcua_hub_heartbeats_total Heartbeats sent since start.",
-            "# TYPE motcua_hub_heartbeats_total counter",
-            f"motcua_hub_heartbeats_total {self.heartbeats}",
-        ]
-        if self.hwm is not None:
-            lines += ["# HELP motcua_hub_high_water_mark The hub's newest event id of this site.",
-                      "# TYPE motcua_hub_high_water_mark gauge",
-                      f"motcua_hub_high_water_mark {self.hwm}"]
-        if self.last_shipped_at is not None:
-            lines += ["# HELP motcua_hub_last_shipped_timestamp_seconds When a batch last "
-                      "committed.", "# TYPE motcua_hub_last_shipped_timestamp_seconds gauge",
-                      f"motcua_hub_last_shipped_timestamp_seconds {self.last_shipped_at:.3f}"]
-        if self.lags:
-            lines += ["# HELP motcua_hub_lag_seconds Event time to commit in the hub, recent "
-                      "events.", "# TYPE motcua_hub_lag_seconds summary"]
-            for q in (0.5, 0.99):
-                lines.append(f'motcua_hub_lag_seconds{{quantile="{q}"}} {self.lag(q):.3f}')
-        return lines

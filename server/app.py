@@ -287,11 +287,12 @@ class MotcuaServer:
         self._tick_task = asyncio.create_task(self._ticker(), name="motcua-tick")
         self._watch_task = asyncio.create_task(self._watch_file(), name="motcua-watch")
         if self.hub_url:
-            from motcua.hub.shipper import Shipper
+            # In a child process: shipping never competes with the queue.
+            from motcua.hub.process import ShipperProcess
 
-            self.shipper = Shipper(self.store.path, self.hub_url, self.config,
-                                   code=self.config.hub.code, name=self.config.hub.name,
-                                   heartbeat=self.heartbeat)
+            self.shipper = ShipperProcess(self.store.path, self.hub_url, self.config,
+                                          code=self.config.hub.code,
+                                          name=self.config.hub.name, heartbeat=self.heartbeat)
             await self.shipper.start()
         log.info("listening on %s:%d", self.host, self.port)
 

@@ -252,3 +252,104 @@ async def test_the_same_log_twice_is_refused(sample_config, hub, tmp_path):
     finally:
         await second.stop()
     assert await hub_ids(hub.conn, "TTHC") == local_ids(a)
+
+
+def _local_tcp_ports(pid: int) -> set[int]:
+    """Local ports of the TCP sockets process ``pid`` holds."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                parts = line.split()
+                if parts[9] in inodes:
+                    ports.add(int(parts[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+async def test_the_server_ships_from_a_child_process(open_config, hub, tmp_path):
+    """The shipper runs in a child process of the server: the hub connection
+    is the child's, the password is not on its command line, the child runs
+    at a lower priority, and a child that dies is started again without
+    losing or doubling an event."""
+    url = await hub.add_site("XA01")
+    srv = MotcuaServer(open_config, tmp_path / "site.db", port=0, hub=url)
+    await srv.start()
+    try:
+        shipper = srv.shipper
+        await traffic(srv.port, "a", 6, 2)
+        await wait_for(lambda: shipper.hwm == local_ids(srv.store.path)[-1], 15)
+        pid = shipper.pid
+        assert pid and pid != os.getpid() and _alive(pid)
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read().decode()
+        assert "motcua.hub.process" in cmdline and url.split(":")[2].split("@")[0] not in cmdline
+        assert os.getpriority(os.PRIO_PROCESS, pid) > os.getpriority(os.PRIO_PROCESS, 0)
+        role = f"{hub.name}_site_xa01"
+        ports = {r[0] for r in await hub.conn.fetch(
+            "SELECT client_port FROM pg_stat_activity WHERE usename = $1", role)}
+        assert ports and ports <= _local_tcp_ports(pid)
+        assert not ports & _local_tcp_ports(os.getpid())
+        # The child killed: the queue goes on, a new child takes over.
+        os.kill(pid, 9)
+        await traffic(srv.port, "b", 5, 1)
+        await wait_for(lambda: shipper.starts == 2 and shipper.state == "connected", 20)
+        assert shipper.pid != pid and _alive(shipper.pid)
+        await traffic(srv.port, "c", 4, 1)
+        want = local_ids(srv.store.path)
+        await wait_for(lambda: shipper.hwm == want[-1], 15)
+        assert await hub_ids(hub.conn, "XA01") == want
+        text = await asyncio.to_thread(http, f"http://127.0.0.1:{srv.port}/metrics")
+        assert metric(text, "motcua_hub_failures_total") >= 1
+        assert metric(text, "motcua_hub_connected") == 1
+        assert metric(text, "motcua_hub_backlog_events") == 0
+        child = shipper.pid
+    finally:
+        await srv.stop()
+    assert not _alive(child)  # stopped with the server
+
+
+async def test_the_child_does_not_outlive_a_killed_server(hub, tmp_path):
+    """``motcua serve`` killed outright: its shipper process ends too (its
+    pipe from the server closes)."""
+    import subprocess
+    import sys
+
+    url = await hub.add_site("XA01")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "motcua.cli", "serve", "--ignore-hours", "--port", "0",
+         "--db", str(tmp_path / "site.db"), "--hub", url],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def children() -> list[int]:
+            try:
+                with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+                    return [int(x) for x in f.read().split()]
+            except FileNotFoundError:
+                return []
+
+        await wait_for(lambda: bool(children()), 20)
+        (child,) = children()
+        await wait_for(lambda: bool(_local_tcp_ports(child)), 20)  # connected to the hub
+        proc.kill()
+        proc.wait(10)
+        await wait_for(lambda: not _alive(child), 15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)

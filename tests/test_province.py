@@ -26,7 +26,7 @@ def text(widget: Static) -> str:
     return str(getattr(r, "plain", r))
 
 
-async def until(pilot, predicate, timeout: float = 15.0) -> None:
+async def until(pilot, predicate, timeout: float = 45.0) -> None:
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
     while not predicate():
