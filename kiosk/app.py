@@ -130,6 +130,9 @@ class KioskScreen(SteadyScreen):
     def body(self) -> Iterable:
         return ()
 
+    def forget(self) -> None:
+        """The kiosk goes back to the start: drop anything a citizen typed."""
+
     def after_recompose(self) -> None:
         """Put the focus back after a language switch rebuilt the screen."""
         self.focus_first()
@@ -513,8 +516,8 @@ class TicketScreen(KioskScreen):
         phone, threshold = self.notified
         if self.issued.ahead <= threshold:
             return self.t("notify_done_now", phone=phone)
-        if threshold == 0:
-            return self.t("notify_done_next", phone=phone)
+        if threshold in (0, 1):
+            return self.t(("notify_done_next", "notify_done_one")[threshold], phone=phone)
         return self.t("notify_done", phone=phone, n=threshold)
 
     def _print_text(self) -> str:
@@ -749,8 +752,12 @@ class PhoneScreen(KioskScreen):
         self.error = message
         self._redraw()
 
-    def on_unmount(self) -> None:
+    def forget(self) -> None:
         self.entry.clear()
+        self.error = None
+
+    def on_unmount(self) -> None:
+        self.forget()
 
 
 class MessageScreen(KioskScreen):
@@ -1083,6 +1090,9 @@ class KioskApp(PublicApp):
         """Leave whatever flow is on screen for ``screen`` (home if None),
         keeping "out of service" on top while the server is away."""
         while len(self.screen_stack) > 1:
+            left = self.screen_stack[-1]
+            if isinstance(left, KioskScreen):
+                left.forget()
             self.pop_screen()
         if screen is not None:
             self.push_screen(screen)

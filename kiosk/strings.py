@@ -94,6 +94,7 @@ VI: dict[str, str] = {
                             "03, 05, 07, 08 hoặc 09.",
     "phone_err_offline": "Chưa gửi được vì mất kết nối tới máy chủ. Xin thử lại.",
     "notify_done": "Sẽ nhắn tin đến {phone} khi còn {n} người trước bạn và khi gọi đến số của bạn.",
+    "notify_done_one": "Sẽ nhắn tin đến {phone} khi còn 1 người trước bạn và khi gọi đến số của bạn.",
     "notify_done_next": "Sẽ nhắn tin đến {phone} khi bạn là người kế tiếp và khi gọi đến số của bạn.",
     "notify_done_now": "Sắp đến lượt bạn: đang nhắn tin đến {phone}, và sẽ nhắn lần nữa khi gọi đến số của bạn.",
     # refusals and faults
@@ -192,6 +193,7 @@ EN: dict[str, str] = {
                             "03, 05, 07, 08 or 09.",
     "phone_err_offline": "Not sent: the server could not be reached. Please try again.",
     "notify_done": "We will text {phone} when {n} people are ahead of you, and when you are called.",
+    "notify_done_one": "We will text {phone} when one person is ahead of you, and when you are called.",
     "notify_done_next": "We will text {phone} when you are next, and when you are called.",
     "notify_done_now": "Your turn is near: texting {phone} now, and again when you are called.",
     "refused_title": "No ticket could be issued",

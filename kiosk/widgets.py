@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal, Vertical
 from textual.message import Message
@@ -14,6 +15,12 @@ from textual.widgets import Button
 class KeyButton(Button, can_focus=False):
     """A key of the on-screen keyboard: pressing it never steals the focus
     from the search box."""
+
+    async def _on_click(self, event: events.Click) -> None:
+        # A plain Button ignores a click during its 0.2 s "pressed" effect:
+        # a key must take every tap, or "22" typed quickly becomes "2".
+        event.stop()
+        self.press()
 
 
 class OnScreenKeyboard(Vertical):
