@@ -629,7 +629,8 @@ class PhoneScreen(KioskScreen):
         with Vertical(id="phone-panel"):
             yield Static(self.t("phone_title"), classes="title")
             yield Static(self.t("phone_prompt"), id="phone-prompt")
-            yield Static(self._entry_text(), id="phone-entry")
+            yield Static(self._entry_text(), id="phone-entry",
+                         classes="" if self.entry or self.sending else "-empty")
             yield Static(self.error or "", id="phone-error",
                          classes="-shown" if self.error else "")
             yield PhoneKeypad(self.t("key_delete"), id="keypad")
