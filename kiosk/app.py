@@ -2,7 +2,8 @@
 priority group, and gets a number the server confirmed, on screen and on paper.
 
 Screens: home (departments, procedure search) → procedures → priority →
-issuing → ticket (or a refusal). "Out of service" covers everything while the
+issuing → ticket (or a refusal) → maybe the phone keypad ("text me when my
+turn is near", where the center sends messages). "Out of service" covers everything while the
 server is unreachable. All network traffic goes through the shared
 :class:`motcua.client.MotcuaClient`; printing runs in thread workers.
 """
@@ -34,10 +35,12 @@ from motcua.tui import BigNumber, PublicApp, SteadyScreen
 
 from motcua.waits import wait_phrase_of
 
-from .model import (Choice, Closed, IssuedTicket, center_tz, counters_for,
-                    search_procedures, ticket_hours)
+from motcua.phone import PhoneError
+
+from .model import (Choice, Closed, IssuedTicket, PhoneEntry, center_tz, counters_for, masked,
+                    phone_error_key, search_procedures, ticket_hours)
 from .strings import EN, VI
-from .widgets import OnScreenKeyboard
+from .widgets import OnScreenKeyboard, PhoneKeypad
 
 log = logging.getLogger("motcua.kiosk")
 
@@ -126,6 +129,9 @@ class KioskScreen(SteadyScreen):
 
     def body(self) -> Iterable:
         return ()
+
+    def forget(self) -> None:
+        """The kiosk goes back to the start: drop anything a citizen typed."""
 
     def after_recompose(self) -> None:
         """Put the focus back after a language switch rebuilt the screen."""
@@ -461,6 +467,10 @@ class TicketScreen(KioskScreen):
         self.issued = issued
         self.print_state = print_state  # printing | printed | failed | none
         self._home_timer: Timer | None = None
+        #: After a phone number was taken: the masked number and the
+        #: "people ahead" threshold (the number itself is not kept).
+        self.notified: tuple[str, int] | None = None
+        self._phone: PhoneScreen | None = None
 
     def body(self) -> Iterable:
         k = self.kiosk
@@ -493,9 +503,22 @@ class TicketScreen(KioskScreen):
             if self.issued.link:
                 yield Static(self.t("follow_link", link=self.issued.link), id="t-link")
         yield Static(self._print_text(), id="print-state", classes=f"-{self.print_state}")
-        with Center():
+        if self.notified is not None:
+            yield Static(self._notified_text(), id="t-notify")
+        with Horizontal(id="ticket-actions"):
+            if self.notified is None and self.issued.can_notify:
+                yield Button(self.t("notify_offer"), id="notify")
             yield Button(self.t("done"), id="done", variant="primary")
         yield Static(self.t("auto_home", n=round(k.home_after)), classes="note")
+
+    def _notified_text(self) -> str:
+        assert self.notified is not None
+        phone, threshold = self.notified
+        if self.issued.ahead <= threshold:
+            return self.t("notify_done_now", phone=phone)
+        if threshold in (0, 1):
+            return self.t(("notify_done_next", "notify_done_one")[threshold], phone=phone)
+        return self.t("notify_done", phone=phone, n=threshold)
 
     def _print_text(self) -> str:
         return self.t({"printing": "printing", "printed": "printed", "failed": "print_failed",
@@ -539,6 +562,203 @@ class TicketScreen(KioskScreen):
     @on(Button.Pressed, "#done")
     def _done(self) -> None:
         self.kiosk.go_home()
+
+    @on(Button.Pressed, "#notify")
+    def _notify(self) -> None:
+        self.ask_phone()
+
+    def on_key(self, event: Key) -> None:
+        # A digit typed on a keyboard starts the number at once.
+        if event.character and (event.character.isdigit() or event.character == "+"):
+            event.stop()
+            self.ask_phone(event.character)
+
+    def ask_phone(self, first: str = "") -> None:
+        """Open the keypad; the way back to the start waits meanwhile (the
+        kiosk's idle timeout still applies)."""
+        if self._phone is not None and self._phone in self.app.screen_stack:
+            # Keys typed fast, before the keypad screen took over the input.
+            if first:
+                self._phone.type_key(first)
+            return
+        if not self.is_current or self.notified is not None or not self.issued.can_notify:
+            return
+        if self._home_timer is not None:
+            self._home_timer.pause()
+        self._phone = PhoneScreen(self.issued, first)
+        self.app.push_screen(self._phone)
+
+    def on_screen_resume(self) -> None:
+        if self._home_timer is not None:
+            self._home_timer.reset()  # the full time again to read what it says
+
+    async def phone_taken(self, phone: str, threshold: int) -> None:
+        """The server keeps the number: say where the messages go, masked."""
+        self.notified = (phone, threshold)
+        await self.recompose()
+        self._fit_number()
+        self.focus_on("#done")
+
+
+class PhoneScreen(KioskScreen):
+    """"Text me when my turn is near": a number typed on big keys (or a
+    keyboard), checked, and sent to the server for this ticket. The number is
+    on screen only while it is typed: the ticket screen then shows it masked,
+    and cancelling, sending, or the kiosk's idle timeout forget it."""
+
+    HINT = "hint_phone"
+    AUTO_FOCUS = "#phone-ok"
+    BINDINGS = [
+        Binding("escape", "cancel", show=False),
+        Binding("enter", "confirm", show=False),
+        Binding("left,up", "app.focus_previous", show=False),
+        Binding("right,down", "app.focus_next", show=False),
+    ]
+
+    def __init__(self, issued: IssuedTicket, first: str = "") -> None:
+        super().__init__()
+        self.issued = issued
+        self.entry = PhoneEntry()
+        if first:
+            self.entry.press(first)
+        #: What is wrong with the entry (a sentence), or None.
+        self.error: str | None = None
+        self.sending = False
+
+    def body(self) -> Iterable:
+        with Vertical(id="phone-panel"):
+            yield Static(self.t("phone_title"), classes="title")
+            yield Static(self.t("phone_prompt"), id="phone-prompt")
+            yield Static(self._entry_text(), id="phone-entry",
+                         classes="" if self.entry or self.sending else "-empty")
+            yield Static(self.error or "", id="phone-error",
+                         classes="-shown" if self.error else "")
+            yield PhoneKeypad(self.t("key_delete"), id="keypad")
+            with Horizontal(id="phone-actions"):
+                yield Button(self.t("phone_cancel"), id="phone-cancel")
+                yield Button(self.t("phone_confirm"), id="phone-ok", variant="primary")
+            yield Static(self.t("phone_privacy"), id="phone-privacy", classes="note")
+
+    def _entry_text(self) -> str:
+        if self.sending:
+            return self.t("phone_sending")
+        return self.entry.grouped() if self.entry else self.t("phone_empty")
+
+    def after_recompose(self) -> None:
+        self.focus_on("#phone-ok")
+
+    def _redraw(self) -> None:
+        for line in self.query("#phone-entry").results(Static):
+            line.update(self._entry_text())
+            line.set_class(not self.entry and not self.sending, "-empty")
+        for line in self.query("#phone-error").results(Static):
+            line.update(self.error or "")
+            line.set_class(bool(self.error), "-shown")
+
+    def on_mount(self) -> None:
+        self._fit()
+        self._redraw()
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        # Framed keys (three lines each) wherever they fit, down to 80×24.
+        self.set_class(self.app.size.height < 24, "-small-keys")
+
+    def type_key(self, key: str) -> None:
+        """A digit, "+", "backspace" or "clear" (from the keypad or a keyboard)."""
+        if self.sending:
+            return
+        self.entry.press(key)
+        self.error = None  # the citizen is correcting it
+        self._redraw()
+
+    @on(PhoneKeypad.Typed)
+    def _typed(self, event: PhoneKeypad.Typed) -> None:
+        self.type_key(event.key)
+
+    def on_key(self, event: Key) -> None:
+        char = event.character
+        if char and (char.isdigit() or char == "+"):
+            event.stop()
+            self.type_key(char)
+        elif event.key == "backspace":
+            event.stop()
+            self.type_key("backspace")
+        elif event.key == "delete":
+            event.stop()
+            self.type_key("clear")
+
+    @on(Button.Pressed, "#phone-cancel")
+    def _cancel_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_cancel()
+
+    @on(Button.Pressed, "#phone-ok")
+    def _ok_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_confirm()
+
+    def action_cancel(self) -> None:
+        if not self.is_current:
+            return
+        self.entry.clear()
+        self.app.pop_screen()
+
+    def action_confirm(self) -> None:
+        """Check the entry here (the server's own rule), then send it."""
+        if not self.is_current or self.sending:
+            return
+        try:
+            phone = self.entry.check()
+        except PhoneError as e:
+            key, params = phone_error_key(e)
+            self.error = self.t(key, **params)
+            self._redraw()
+            return
+        self.sending = True
+        self._redraw()
+        self._send(phone)
+
+    @work(exclusive=True, group="notify", exit_on_error=False)
+    async def _send(self, phone: str) -> None:
+        kiosk = self.kiosk
+        shown = masked(phone)
+        try:
+            reply = await kiosk.client.request("notify", timeout=kiosk.reply_timeout,
+                                               ticket=self.issued.link_secret, phone=phone,
+                                               lang=kiosk.t.language)
+        except ServerError as e:
+            self._failed(e.text(kiosk.t.language))
+            return
+        except (NotConnected, TimeoutError):
+            self._failed(self.t("phone_err_offline"))
+            return
+        self.entry.clear()
+        if self not in self.app.screen_stack:
+            return  # the kiosk went back to the start meanwhile
+        threshold = (reply.get("alert") or {}).get("ahead")
+        if not isinstance(threshold, int):
+            threshold = self.issued.notify_ahead or 0
+        stack = self.app.screen_stack
+        ticket = stack[-2] if len(stack) >= 2 and stack[-1] is self else None
+        if isinstance(ticket, TicketScreen):
+            # Run by the ticket screen: this screen's workers end as it is popped.
+            ticket.call_later(ticket.phone_taken, shown, threshold)
+        self.app.pop_screen()
+
+    def _failed(self, message: str) -> None:
+        self.sending = False
+        self.error = message
+        self._redraw()
+
+    def forget(self) -> None:
+        self.entry.clear()
+        self.error = None
+
+    def on_unmount(self) -> None:
+        self.forget()
 
 
 class MessageScreen(KioskScreen):
@@ -871,6 +1091,9 @@ class KioskApp(PublicApp):
         """Leave whatever flow is on screen for ``screen`` (home if None),
         keeping "out of service" on top while the server is away."""
         while len(self.screen_stack) > 1:
+            left = self.screen_stack[-1]
+            if isinstance(left, KioskScreen):
+                left.forget()
             self.pop_screen()
         if screen is not None:
             self.push_screen(screen)

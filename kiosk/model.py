@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from motcua.i18n import fold, search_fold
+from motcua.phone import MAX_ENTRY, PhoneError, group_entry, mask_phone, normalize_phone
 from motcua.waits import wait_phrase, wait_range_of
 
 DEFAULT_TZ = "Asia/Ho_Chi_Minh"
@@ -235,13 +236,32 @@ class IssuedTicket:
     #: The calibrated range (minutes), and why the wait is unknown if it is.
     wait_range: tuple[int, int] | None = None
     wait_unknown: str | None = None
+    #: The center sends text messages: "when this many people are ahead"
+    #: (the ``issue`` reply's ``notify_ahead``); None: it sends none.
+    notify_ahead: int | None = None
 
     @classmethod
     def from_reply(cls, reply: dict[str, Any]) -> "IssuedTicket":
         link = reply.get("link")
+        ahead = reply.get("notify_ahead")
         return cls(reply["ticket"], int(reply.get("ahead", 0)), reply.get("wait_minutes"),
                    bool(reply.get("repeat", False)), link if isinstance(link, str) else None,
-                   wait_range_of(reply), reply.get("wait_unknown") or None)
+                   wait_range_of(reply), reply.get("wait_unknown") or None,
+                   ahead if isinstance(ahead, int) and not isinstance(ahead, bool) else None)
+
+    @property
+    def link_secret(self) -> str | None:
+        """The secret in the ticket's link (``…/ve/<secret>``): how the
+        ``notify`` command names the ticket."""
+        if not self.link or "/ve/" not in self.link:
+            return None
+        secret = self.link.rsplit("/ve/", 1)[1].split("?", 1)[0].split("#", 1)[0]
+        return secret or None
+
+    @property
+    def can_notify(self) -> bool:
+        """Whether to offer "text me when my turn is near"."""
+        return self.notify_ahead is not None and self.link_secret is not None
 
     def wait_phrase(self) -> tuple[str, dict[str, Any]] | None:
         """See :func:`wait_phrase`."""
@@ -254,3 +274,55 @@ class IssuedTicket:
     def issued_local(self, center: dict[str, Any]) -> datetime:
         """Issue time in the center's time zone."""
         return datetime.fromtimestamp(float(self.ticket["issued_at"]), center_tz(center))
+
+
+class PhoneEntry:
+    """A phone number being typed on the kiosk's keypad (or keyboard): digits,
+    one leading "+", at most :data:`MAX_ENTRY` characters. Checked with the
+    server's own rule (:func:`motcua.phone.normalize_phone`) before it is
+    sent; :meth:`clear` forgets it."""
+
+    def __init__(self) -> None:
+        self._text = ""
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    def __bool__(self) -> bool:
+        return bool(self._text)
+
+    def press(self, key: str) -> bool:
+        """A digit, "+", "backspace" or "clear"; False when it changes nothing."""
+        before = self._text
+        if key == "backspace":
+            self._text = self._text[:-1]
+        elif key == "clear":
+            self._text = ""
+        elif key == "+":
+            if not self._text:
+                self._text = "+"
+        elif len(key) == 1 and key.isdigit() and key.isascii() and len(self._text) < MAX_ENTRY:
+            self._text += key
+        return self._text != before
+
+    def clear(self) -> None:
+        self._text = ""
+
+    def grouped(self) -> str:
+        """As typed, grouped to be read back (``0912 345 678``)."""
+        return group_entry(self._text)
+
+    def check(self) -> str:
+        """The number as ``0xxxxxxxxx``; :class:`PhoneError` says why not."""
+        return normalize_phone(self._text)
+
+
+def phone_error_key(error: PhoneError) -> tuple[str, dict[str, Any]]:
+    """The catalogue key and parameters that explain a refused entry."""
+    return f"phone_err_{error.reason}", dict(error.params)
+
+
+def masked(phone: str) -> str:
+    """See :func:`motcua.phone.mask_phone`."""
+    return mask_phone(phone)

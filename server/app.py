@@ -743,7 +743,8 @@ class MotcuaServer:
                                     procedure=args.get("procedure"),
                                     priority=args.get("priority"), device=dev,
                                     request_id=args["request_id"])
-            return {**out.result, "link": self.web.link(out.result["ticket"])}
+            return {**out.result, "link": self.web.link(out.result["ticket"]),
+                    "notify_ahead": self.web.notify.ahead if self.web.notify else None}
         elif kind == "notify":
             return await self.web.notify_command(args)
         elif kind == "login":

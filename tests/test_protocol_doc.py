@@ -139,3 +139,42 @@ async def test_metrics_has_one_content_type(harness):
         with urllib.request.urlopen(f"http://127.0.0.1:{harness.port}/metrics", timeout=5) as r:
             return r.headers.get_all("Content-Type")
     assert await asyncio.to_thread(get) == ["text/plain; version=0.0.4; charset=utf-8"]
+
+
+def _reply_fields(command: str) -> set[str]:
+    """The reply fields the command table gives for ``command``."""
+    for cmd_cell, _roles, _fields, reply in _table("| command | roles | fields |"):
+        if command in {m.group(1) for m in TICKS.finditer(cmd_cell)}:
+            return {m.group(1) for m in TICKS.finditer(re.sub(r"\([^)]*\)", "", reply))}
+    raise AssertionError(f"{command} is not in the command table")
+
+
+async def test_the_issue_reply_has_the_documented_fields(harness, open_config, tmp_path):
+    """Every field of a real ``issue`` reply is in the table and the other
+    way round — with a message gateway (``notify_ahead`` its threshold) and
+    without one (``notify_ahead`` null: the kiosk offers no messages)."""
+    import dataclasses
+
+    from conftest import Harness
+    from motcua.web.settings import NotifySettings, WebSettings
+
+    documented = _reply_fields("issue")
+    assert "notify_ahead" in documented
+    k = await harness.client("kiosk")
+    plain = await k.request("issue", department="TP", request_id="doc-1")
+    assert set(plain) - {"type", "re", "ok"} == documented
+    assert plain["notify_ahead"] is None
+
+    config = dataclasses.replace(open_config, web=WebSettings(
+        notify=NotifySettings(url="http://127.0.0.1:9/send", ahead=4)))
+    h = Harness(config, tmp_path / "gw.db")
+    await h.start()
+    try:
+        k = await h.client("kiosk")
+        reply = await k.request("issue", department="TP", request_id="doc-2")
+        assert set(reply) - {"type", "re", "ok"} == documented
+        assert reply["notify_ahead"] == 4
+        again = await k.request("issue", department="TP", request_id="doc-2")
+        assert again["repeat"] and again["notify_ahead"] == 4  # a repeat says it too
+    finally:
+        await h.close()

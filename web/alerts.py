@@ -15,6 +15,7 @@ from typing import Any, Callable
 from urllib.parse import quote, quote_plus
 
 from motcua.i18n import Catalogue, unaccent
+from motcua.phone import normalize_phone as _normalize
 
 from .settings import NotifySettings
 from .strings import EN, VI
@@ -24,21 +25,11 @@ PENDING, SENT, FAILED, SKIPPED = "pending", "sent", "failed", "skipped"
 #: How often one ticket's phone number may be set (typos happen; floods don't).
 MAX_PHONE_CHANGES = 3
 
-_NON_DIGITS = re.compile(r"[\s.\-()]")
-_MOBILE = re.compile(r"^0[1-9]\d{8}$")
-
-
 def normalize_phone(raw: str) -> str:
-    """A Vietnamese phone number as ``0xxxxxxxxx``; ValueError if it is not one.
-    Accepts spaces, dots, dashes and the +84 / 84 prefixes."""
-    s = _NON_DIGITS.sub("", raw.strip())
-    if s.startswith("+84"):
-        s = "0" + s[3:]
-    elif s.startswith("84") and len(s) == 11:
-        s = "0" + s[2:]
-    if not _MOBILE.match(s):
-        raise ValueError("not a phone number")
-    return s
+    """A Vietnamese mobile number as ``0xxxxxxxxx``; ValueError if it is not one.
+    Accepts spaces, dots, dashes and the +84 / 84 prefixes. The rule is
+    :func:`motcua.phone.normalize_phone`, the one the kiosk's keypad checks."""
+    return _normalize(raw)
 
 
 def phone_intl(phone: str) -> str:

@@ -44,6 +44,8 @@ from motcua.protocol import (
     reply_id,
 )
 
+from motcua.phone import keep_phones_out_of_logs
+
 from . import alerts as al
 from .page import render_not_found, render_ticket_page
 from .secret import new_key, secret_from_path, ticket_link, ticket_secret
@@ -54,6 +56,7 @@ if TYPE_CHECKING:
     from motcua.server.core import Ticket
 
 log = logging.getLogger("motcua.web")
+keep_phones_out_of_logs()  # websockets' DEBUG lines show frames: not a number
 
 #: Pages following one ticket at once (a citizen's phone and a relative's).
 MAX_PER_TICKET = 4
