@@ -19,11 +19,11 @@ from typing import Any, Callable, Iterator
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidURI
 
-from .phone import keep_phones_out_of_logs
+from .phone import keep_secrets_out_of_logs
 from .protocol import PROTOCOL_VERSION, decode, encode
 
 log = logging.getLogger("motcua.client")
-keep_phones_out_of_logs()  # a kiosk sends a citizen's number in a frame
+keep_secrets_out_of_logs()  # a kiosk sends a citizen's number in a frame
 
 
 def _reconnect_delays() -> Iterator[float]:

@@ -79,20 +79,28 @@ def group_entry(entry: str) -> str:
     return " ".join([head, *[rest[i:i + 3] for i in range(0, len(rest), 3)]])
 
 
-class NoPhoneInFrames(logging.Filter):
+#: Fields whose values never reach a log: a citizen's number, PINs,
+#: passwords, device tokens and secrets, login sessions.
+SECRET_FIELDS = (b'"phone"', b'"pin"', b'"old_pin"', b'"new_pin"', b'"password"',
+                 b'"token"', b'"secret"', b'"session"')
+
+
+class NoSecretsInFrames(logging.Filter):
     """websockets logs every frame at DEBUG (its start and end): a frame
-    that carries a ``phone`` field is logged without its contents."""
+    that carries a phone number, a PIN, a password, a token, a secret or a
+    session is logged without its contents."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args if isinstance(record.args, tuple) else ()
         for arg in args:
             data = getattr(arg, "data", None)
-            if isinstance(data, (bytes, bytearray)) and b'"phone"' in data:
+            if isinstance(data, (bytes, bytearray)) and any(f in data for f in SECRET_FIELDS):
                 opcode = getattr(getattr(arg, "opcode", None), "name", "frame")
                 text = str(record.msg)
                 direction = text[:1] if text[:1] in "<>" else "="
-                record.msg = "%s %s (carries a phone number: contents not logged)"
-                record.args = (direction, opcode)
+                what = "a phone number" if b'"phone"' in data else "a secret"
+                record.msg = "%s %s (carries %s: contents not logged)"
+                record.args = (direction, opcode, what)
                 break
         return True
 
@@ -100,11 +108,11 @@ class NoPhoneInFrames(logging.Filter):
 _installed = False
 
 
-def keep_phones_out_of_logs() -> None:
-    """Install :class:`NoPhoneInFrames` on websockets' loggers (once)."""
+def keep_secrets_out_of_logs() -> None:
+    """Install :class:`NoSecretsInFrames` on websockets' loggers (once)."""
     global _installed
     if _installed:
         return
     _installed = True
     for name in ("websockets.client", "websockets.server"):
-        logging.getLogger(name).addFilter(NoPhoneInFrames())
+        logging.getLogger(name).addFilter(NoSecretsInFrames())

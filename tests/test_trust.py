@@ -213,3 +213,20 @@ def test_a_flood_of_made_up_officer_ids_does_not_grow_the_limiter_without_bound(
     for i in range(3 * MAX_KEYS):
         lim.failure(f"x{i}", f"10.1.{i % 250}.{i // 250 % 250}", float(i))
     assert len(lim._counts) <= MAX_KEYS + 3
+
+
+async def test_no_pin_token_or_session_reaches_the_debug_log(harness, caplog):
+    """websockets logs every frame at DEBUG: frames with a PIN, a token, a
+    password or a login session are logged without their contents."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    desk = await harness.client("counter", "desk-1", counter=1)
+    reply = await desk.request("login", officer="cb01", pin="1234")
+    session = reply["session"]
+    await desk.request("ping")
+    text = caplog.text
+    assert "TEXT" in text and "ping" in text  # frames are logged at all
+    assert TOKENS["counter"] not in text
+    assert '"pin"' not in text and session not in text
+    assert "carries a secret: contents not logged" in text

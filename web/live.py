@@ -44,7 +44,7 @@ from motcua.protocol import (
     reply_id,
 )
 
-from motcua.phone import keep_phones_out_of_logs
+from motcua.phone import keep_secrets_out_of_logs
 
 from . import alerts as al
 from .page import render_not_found, render_ticket_page
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from motcua.server.core import Ticket
 
 log = logging.getLogger("motcua.web")
-keep_phones_out_of_logs()  # websockets' DEBUG lines show frames: not a number
+keep_secrets_out_of_logs()  # websockets' DEBUG lines show frames: not a number
 
 #: Pages following one ticket at once (a citizen's phone and a relative's).
 MAX_PER_TICKET = 4
