@@ -280,6 +280,23 @@ def _column(name: str) -> str | None:
     return COLUMNS.get(key)
 
 
+def rows_of(items: list[Any]) -> list[dict[str, Any]]:
+    """Rows from JSON objects, their keys read like a CSV file's headings
+    (anything that is not an object is a bad row)."""
+    rows = []
+    for item in items:
+        if isinstance(item, dict):
+            row: dict[str, Any] = {}
+            for k, v in item.items():
+                f = _column(k)
+                if f:
+                    row[f] = v
+            rows.append(row)
+        else:
+            rows.append({"_bad": True})
+    return rows
+
+
 def parse_file(text: str, kind: str | None = None) -> list[dict[str, Any]]:
     """Rows (dicts of :data:`FIELDS`) from the text of a CSV or JSON file
     (``kind`` ``csv``/``json``, or guessed: JSON starts with ``[`` or ``{``).
@@ -298,18 +315,7 @@ def parse_file(text: str, kind: str | None = None) -> list[dict[str, Any]]:
         if not isinstance(data, list):
             raise BookingFileError("Tệp JSON phải là một danh sách lịch hẹn.",
                                    "The JSON file must be a list of bookings.")
-        rows = []
-        for item in data:
-            if isinstance(item, dict):
-                row: dict[str, Any] = {}
-                for k, v in item.items():
-                    f = _column(k)
-                    if f:
-                        row[f] = v
-                rows.append(row)
-            else:
-                rows.append({"_bad": True})
-        return rows
+        return rows_of(data)
     try:
         sample = text[:4096]
         dialect = csv.Sniffer().sniff(sample, delimiters=",;\t") if sample.strip() else csv.excel
