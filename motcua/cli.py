@@ -145,6 +145,13 @@ def server_lines(server: Any, fingerprint: str | None, db_arg: str) -> list[str]
     if config.web.notify:
         lines.append(f"  nhắn tin / messages: {config.web.notify.ahead} người trước / ahead, "
                      "khi được gọi / when called ([web.notify])")
+    if config.booking.capacity:
+        depts = ", ".join(c.department for c in config.booking.capacity)
+        api = getattr(server, "api", None)
+        where = (f"API {'https' if server.tls else 'http'}://{server.host}:{api.port}/api/bookings"
+                 if api is not None else "--api-port")
+        lines.append(f"  đặt lịch / bookings: {depts} ({where}; "
+                     f"{_command('bookings', 'import', 'FILE', '--db', db_arg)})")
     lines.append(f"  thiết bị đã đăng ký / enrolled devices: {len(server.devices)}"
                  f" ({_command('devices', 'add', 'ROLE', 'NAME', '--db', db_arg)}); "
                  f"quản lý / managers: {len(server.managers)}"

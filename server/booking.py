@@ -336,7 +336,9 @@ def parse_file(text: str, kind: str | None = None) -> list[dict[str, Any]]:
             "điện thoại, CCCD.",
             "The CSV file's first line must name its columns: code (optional), procedure, "
             "date, slot, name, phone, id_number.")
-    rows = []
+    # The heading is line 1: a booking's row number is its line in the file,
+    # the row a spreadsheet shows.
+    rows: list[Any] = [None]
     try:
         for line in reader:
             if not any(cell.strip() for cell in line):
@@ -385,7 +387,7 @@ FIELD_NAMES = {"code": ("mã", "code"), "procedure": ("thủ tục", "procedure"
 
 @dataclass
 class RowProblem:
-    row: int  # 1-based, the data rows of the file (a CSV's header is not counted)
+    row: int  # from 1: a JSON list's items; a CSV's lines (its heading is line 1)
     field: str
     problem: str
     message: str

@@ -194,9 +194,10 @@ def test_csv_and_json_files_with_vietnamese_headings():
             "\n"
             ";TP01;2026-11-24;09:15;Lê C;;\n")
     rows = bk.parse_file(text)
-    assert rows[0] == {"code": "P1", "procedure": "TP01", "date": "24/11/2026", "slot": "09:00",
+    assert rows[0] is None  # the heading: rows are numbered as the file's lines
+    assert rows[1] == {"code": "P1", "procedure": "TP01", "date": "24/11/2026", "slot": "09:00",
                        "name": "Trần Thị B", "phone": "0987654321", "id_number": "001199001122"}
-    assert rows[1] is None and rows[2]["name"] == "Lê C"
+    assert rows[2] is None and rows[3]["name"] == "Lê C"
     js = bk.parse_file('{"bookings": [{"booking_code": "X1", "procedure": "TP01", "date": '
                        '"2026-11-24", "slot": "09:00", "name": "A", "phone": 912345678}, 3]}')
     assert js[0]["code"] == "X1" and js[0]["phone"] == 912345678 and js[1] == {"_bad": True}

@@ -234,7 +234,7 @@ async def test_the_command_line_imports_a_file_beside_the_running_server(harness
     rc = await asyncio.to_thread(main, ["bookings", "import", str(bad), "--db", str(harness.db)])
     err = capsys.readouterr().err
     assert rc == 1, err
-    assert "Dòng 2: không có thủ tục TP99." in err and "Dòng 3: ngày 32/12/2026" in err
+    assert "Dòng 3: không có thủ tục TP99." in err and "Dòng 4: ngày 32/12/2026" in err
     assert "không lịch hẹn nào được nhập" in err
     good = tmp_path / "good.json"
     good.write_text(json.dumps([row(code="DVC-000123", date=ahead.isoformat()),
