@@ -863,8 +863,10 @@ class QueueCore:
         if t.status != WAITING:
             return {"ahead": 0, "wait_minutes": 0, "wait_range": [0, 0], "wait_unknown": None}
         queue = self.waiting[t.department]
-        if t.band == NORMAL_BAND and t.id == next(reversed(queue)):
-            # The newest ticket: everyone waiting is ahead (O(1) fast path).
+        if t.band == NORMAL_BAND and t.id == next(reversed(queue)) and not (
+                self.bookings and any(o.queued_at > t.queued_at for o in queue.values())):
+            # The newest ticket: everyone waiting is ahead (O(1) fast path),
+            # unless a booking checked in early is in line at its slot to come.
             ahead = (self._prio_waiting[t.department] if t.priority else len(queue)) - 1
         elif t.priority:
             # Priority tickets overtake normal ones: only priority tickets
@@ -1430,6 +1432,10 @@ class QueueCore:
         if code not in self._oldest:
             self._oldest[code] = min((t.queued_at for t in queue.values()), default=None)
         oldest = self._oldest[code]
+        if oldest is not None and self.bookings:
+            # A booking checked in early is in line from its slot: nobody
+            # has waited since a time still to come.
+            oldest = min(oldest, self._now()[0])
         return {
             "code": code, "waiting": len(queue),
             "priority_waiting": self._prio_waiting[code],

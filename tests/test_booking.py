@@ -494,3 +494,21 @@ def test_an_overloaded_day_still_bounds_bookings_by_the_guard_and_the_run(seed):
         for c in (c for c in calls if c[1] == n):
             run = run + 1 if c[2]["slot"] is not None and c[4] else 0
             assert run <= core.config.booking.max_booked_in_row
+
+
+def test_a_walk_ins_estimate_counts_the_bookings_due_before_it(clock):
+    core = QueueCore(center(counters=ONE_TP), clock)
+    core.login(1, "cb1")
+    clock.at("08:30")
+    before = core.estimate_wait("TP")
+    clock.at("08:00")
+    for slot in ("08:15", "08:30", "08:30"):
+        booked_ticket(core, clock, slot, "08:10")
+    booked_ticket(core, clock, "08:45", "08:20")  # not due yet
+    clock.at("08:30")
+    with_bookings = core.estimate_wait("TP")
+    assert with_bookings.seconds > before.seconds + 2 * 6 * 60  # three due, ~6 min each
+    walk = core.issue("TP", device="k", request_id="w").result
+    assert walk["ahead"] == 3  # the three due bookings, not the one at 08:45
+    view = core.department_view("TP")
+    assert view["waiting"] == 5 and view["oldest_since"] <= clock.now.timestamp()

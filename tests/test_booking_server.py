@@ -252,3 +252,38 @@ async def test_the_command_line_imports_a_file_beside_the_running_server(harness
         assert conn.execute("SELECT count(*) FROM bookings").fetchone() == (2,)
         assert conn.execute("SELECT data FROM events WHERE type = 'bookings_added'"
                             ).fetchone()[0].count('"added":2') == 1
+
+
+async def test_a_version_4_database_migrates_to_bookings(open_config, tmp_path):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from motcua.server import storage
+    from motcua.server.core import QueueCore
+
+    path = tmp_path / "v4.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    for script in storage.MIGRATIONS[:4]:
+        for stmt in storage._statements(script):
+            db.execute(stmt)
+    db.execute("PRAGMA user_version=4")
+    db.execute("INSERT INTO meta VALUES ('core.day', '\"2026-12-01\"')")
+    db.execute("INSERT INTO tickets (id, day, number, department, status, issued_at, device, "
+               "request_id, band, queued_at) VALUES (1, '2026-12-01', 'A001', 'TP', 'waiting', "
+               "0, 'k1', 'r1', 1, 0)")
+    db.execute("INSERT INTO counters (number, status, since, priority_streak) "
+               "VALUES (1, 'open', 0, 1)")
+    db.close()
+    store = storage.Store(path)
+    await store.open()
+    core = QueueCore(open_config, lambda: datetime(2026, 12, 1, 9, tzinfo=ZoneInfo(
+        "Asia/Ho_Chi_Minh")))
+    await store.load(core)
+    await store.close()
+    t = core.tickets[1]
+    assert (t.booking, t.slot) == (None, None) and not core.ticket_view(t)["booked"]
+    assert core.counters[1].booked_streak == 0 and core.counters[1].priority_streak == 1
+    assert core.bookings == {}
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (storage.SCHEMA_VERSION,)
+        assert db.execute("SELECT count(*) FROM bookings").fetchone() == (0,)
