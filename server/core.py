@@ -295,6 +295,9 @@ class QueueCore:
         # Kept alongside ``waiting`` so a busy hour costs O(1) per ticket,
         # not a scan of the whole queue.
         self._prio_waiting: dict[str, int] = {d.code: 0 for d in config.departments}
+        #: Booked tickets waiting, per department: the call rule looks at
+        #: bookings only where there are some.
+        self._booked_waiting: dict[str, int] = {d.code: 0 for d in config.departments}
         self._oldest: dict[str, float | None] = {}
         self._capacity: dict[str, tuple[float, int]] = {}  # cleared when a counter changes
         self.counters: dict[int, CounterState] = {
@@ -388,6 +391,8 @@ class QueueCore:
         self.waiting[t.department][t.id] = t
         if t.priority:
             self._prio_waiting[t.department] += 1
+        if t.slot is not None:
+            self._booked_waiting[t.department] += 1
         oldest = self._oldest.get(t.department, "unknown")
         if oldest != "unknown":
             self._oldest[t.department] = t.queued_at if oldest is None else min(oldest, t.queued_at)
@@ -499,6 +504,8 @@ class QueueCore:
         if self.waiting[t.department].pop(t.id, None) is not None:
             if t.priority:
                 self._prio_waiting[t.department] -= 1
+            if t.slot is not None:
+                self._booked_waiting[t.department] -= 1
             if self._oldest.get(t.department) == t.queued_at:
                 self._oldest.pop(t.department)  # recomputed when next asked
 
@@ -1005,6 +1012,8 @@ class QueueCore:
             now, _ = self._now()
         state = self.counters[counter]
         depts = self._counter_depts(counter)
+        if not any(self._booked_waiting[d] for d in depts):
+            return self._pick_walk_in(state, depts, now)
         if self.config.queue.call_policy == "preference":
             # The first department with someone to call now (a booking not
             # yet due only when there is nobody else).
@@ -1048,6 +1057,28 @@ class QueueCore:
                           self.config.queue.max_priority_in_row):
             return prio
         return normal if normal is not None else early
+
+    def _pick_walk_in(self, state: CounterState, depts: tuple[str, ...],
+                      now: float) -> Ticket | None:
+        """The call rule where no booking waits: priority mixing and ageing."""
+        if self.config.queue.call_policy == "preference":
+            depts = next(((d,) for d in depts if self.waiting[d]), ())
+        prio: Ticket | None = None
+        normal: Ticket | None = None
+        prio_rank = normal_rank = None
+        for code in depts:
+            ov = self._overdue_s(code)
+            for t in self.waiting[code].values():
+                r = rank(t.band, t.queued_at, t.id, ov, now)
+                if t.priority:
+                    if prio_rank is None or r < prio_rank:
+                        prio, prio_rank = t, r
+                elif normal_rank is None or r < normal_rank:
+                    normal, normal_rank = t, r
+        if takes_priority(prio is not None, normal is not None, state.priority_streak,
+                          self.config.queue.max_priority_in_row):
+            return prio
+        return normal
 
     def _overdue_s(self, department: str) -> float | None:
         dept = self.config.department(department)
