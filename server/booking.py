@@ -144,6 +144,23 @@ def normalise_code(raw: str) -> str:
     return re.sub(r"[\s\-]", "", raw or "").upper()
 
 
+_SCAN_PARAM = re.compile(r"[?&#](?:code|ma|booking|madatlich)=([A-Za-z0-9\-]+)", re.I)
+
+
+def code_from_scan(raw: str) -> str:
+    """The booking code in what a scanner typed: the code itself, or a link
+    holding it (``…?code=7K3QX9TA``, or its last path segment), or a
+    ``motcua-booking:CODE`` payload."""
+    text = (raw or "").strip()
+    if not re.search(r"[/:=?]", text):
+        return normalise_code(text)
+    m = _SCAN_PARAM.search(text)
+    if m:
+        return normalise_code(m.group(1))
+    tail = re.split(r"[/:]", text.split("?", 1)[0].split("#", 1)[0].rstrip("/"))[-1]
+    return normalise_code(tail)
+
+
 # --- the [booking] section -------------------------------------------------
 
 def parse_booking(c: Any, data: dict[str, Any], departments: dict[str, set[str]],

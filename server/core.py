@@ -790,7 +790,7 @@ class QueueCore:
         grace (``[booking] after_grace``). A retry with the same
         ``request_id`` returns the same ticket."""
         out, ts, local = self._begin()
-        norm = bk.normalise_code(code)
+        norm = bk.code_from_scan(code)
         b = self.bookings.get(norm)
         if request_id is not None:
             tid = self.by_request.get((self.meta.day, device, request_id))

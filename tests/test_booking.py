@@ -512,3 +512,11 @@ def test_a_walk_ins_estimate_counts_the_bookings_due_before_it(clock):
     assert walk["ahead"] == 3  # the three due bookings, not the one at 08:45
     view = core.department_view("TP")
     assert view["waiting"] == 5 and view["oldest_since"] <= clock.now.timestamp()
+
+
+@pytest.mark.parametrize("scanned", [
+    "7k3q-x9ta", " 7K3QX9TA ", "motcua-booking:7K3QX9TA", "https://hcc.example.vn/dat-lich/7K3QX9TA",
+    "https://dichvucong.example.gov.vn/tra-cuu?ma=7K3QX9TA&lang=vi",
+    "https://x.vn/b?code=7k3qx9ta#top"])
+def test_what_a_scanner_types_is_read_as_the_code(scanned):
+    assert bk.code_from_scan(scanned) == "7K3QX9TA"
