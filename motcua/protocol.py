@@ -238,6 +238,7 @@ AUDIENCE: dict[str, frozenset[str]] = {
     "device_enrolled": frozenset({"admin"}),
     "device_revoked": frozenset({"admin"}),
     "bookings_added": frozenset({"admin"}),
+    "bookings_lapsed": frozenset({"admin"}),
 }
 
 #: Events that concern one counter: rating pads hear only their own counter's.

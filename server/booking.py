@@ -32,7 +32,9 @@ from motcua.web.alerts import normalize_phone
 #: What may happen to a booking checked in after its slot and grace.
 AFTER_GRACE = ("walk_in", "refuse")
 
-BOOKED, CHECKED_IN, WALK_IN = "booked", "checked_in", "walk_in"
+#: A booking's status: booked, checked in (a booked ticket), checked in too
+#: late (a walk-in ticket), or lapsed (its day ended without a check-in).
+BOOKED, CHECKED_IN, WALK_IN, LAPSED = "booked", "checked_in", "walk_in", "lapsed"
 
 #: Booking codes made here: Crockford's base32 without the letters people
 #: confuse (I, L, O, U), 8 characters = 40 bits; typed on a kiosk that takes

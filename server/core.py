@@ -572,7 +572,18 @@ class QueueCore:
         for state in self.counters.values():
             state.priority_streak = 0
             state.booked_streak = 0
-        self.bookings = {c: b for c, b in self.bookings.items() if b.day >= today}
+        # Bookings of earlier days never checked in have lapsed (kept in
+        # memory until this is saved; gone at the next day's start).
+        lapsed: dict[str, int] = {}
+        for code, b in list(self.bookings.items()):
+            if b.day >= today:
+                continue
+            if b.status == bk.BOOKED:
+                self.bookings[code] = bk.with_status(b, bk.LAPSED, None, None)
+                self._out.bookings.add(code)
+                lapsed[b.day] = lapsed.get(b.day, 0) + 1
+            else:
+                del self.bookings[code]
         # Final tickets of earlier days are in the database; keep memory to today.
         for tid in stale:
             t = self.tickets.pop(tid)
@@ -592,6 +603,8 @@ class QueueCore:
         self.ratings = {vid: r for vid, r in self.ratings.items()
                         if r.day == today or vid in self.visits}
         self._emit("day_started", ts, day=today, previous=previous or None)
+        for day, n in sorted(lapsed.items()):
+            self._emit("bookings_lapsed", ts, day=day, lapsed=n)
         self._expire_if_due(ts, local)
 
     def _expire_if_due(self, ts: float, local: datetime) -> None:

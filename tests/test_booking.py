@@ -520,3 +520,19 @@ def test_a_walk_ins_estimate_counts_the_bookings_due_before_it(clock):
     "https://x.vn/b?code=7k3qx9ta#top"])
 def test_what_a_scanner_types_is_read_as_the_code(scanned):
     assert bk.code_from_scan(scanned) == "7K3QX9TA"
+
+
+def test_bookings_never_checked_in_lapse_at_the_next_day(core, clock):
+    a, b, c = (x["code"] for x in add(core, row(slot="09:00"), row(slot="09:15"),
+                                      row(date="2026-11-25"))["bookings"])
+    clock.at("09:00")
+    core.check_in(a, device="k", request_id="a")
+    clock.at("08:00", DAY + timedelta(days=1))
+    out = core.tick()
+    assert [(e.type, e.data) for e in out.events if e.type == "bookings_lapsed"] == [
+        ("bookings_lapsed", {"day": "2026-11-24", "lapsed": 1})]
+    assert core.bookings[b].status == "lapsed" and b in out.bookings
+    assert a not in core.bookings and core.bookings[c].status == "booked"
+    clock.at("08:00", DAY + timedelta(days=2))
+    core.tick()
+    assert set(core.bookings) == {c} and core.bookings[c].status == "lapsed"
