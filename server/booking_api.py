@@ -21,7 +21,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import hmac
+import json
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +40,9 @@ if TYPE_CHECKING:
     from .app import MotcuaServer
 
 log = logging.getLogger("motcua.api")
+
+#: Vietnamese as it is, not as \u escapes (UTF-8 answers).
+_dumps = functools.partial(json.dumps, ensure_ascii=False)
 
 #: The largest body taken (a day's export of a big center is a few hundred KB).
 MAX_BODY = 2 * 1024 * 1024
@@ -61,7 +66,7 @@ def _answer(status: int, code: str, message: str, message_en: str,
     headers = {"Cache-Control": "no-store"}
     if status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="motcua", charset="UTF-8"'
-    return web.json_response(body, status=status, headers=headers)
+    return web.json_response(body, status=status, headers=headers, dumps=_dumps)
 
 
 def _ours(status: int, key: str, **params: Any) -> web.Response:
@@ -194,7 +199,7 @@ class BookingAPI:
         source = (request.query.get("source") or "api")[:40]
         out = await self.server._apply("add_bookings", rows=rows, source=source, by=by,
                                        device="api")
-        return web.json_response({"ok": True, **out.result},
+        return web.json_response({"ok": True, **out.result}, dumps=_dumps,
                                  headers={"Cache-Control": "no-store"})
 
     async def get_bookings(self, request: web.Request) -> web.StreamResponse:
@@ -216,7 +221,7 @@ class BookingAPI:
             t = tickets.get(b.ticket_id) if b.ticket_id else None
             v["ticket"] = {"number": t.number, "status": t.status} if t else None
             views.append(v)
-        return web.json_response({"ok": True, "day": day, "bookings": views},
+        return web.json_response({"ok": True, "day": day, "bookings": views}, dumps=_dumps,
                                  headers={"Cache-Control": "no-store"})
 
 

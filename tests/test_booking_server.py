@@ -202,6 +202,19 @@ async def test_the_api_refuses_malformed_input_and_imports_none_of_a_bad_file(ap
     assert [(r["row"], r["field"]) for r in answer["params"]["rows"]] == [
         (2, "name"), (3, "phone")]
     assert answer["params"]["rows"][0]["message"] == "Dòng 2: thiếu họ tên."
+
+    def raw():
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/bookings", method="POST",
+                                     data=json.dumps([row(name="")]).encode(),
+                                     headers={"Content-Type": "application/json",
+                                              "Authorization": good})
+        try:
+            urllib.request.urlopen(req, timeout=10)
+        except urllib.error.HTTPError as e:
+            return e.headers.get("Content-Type"), e.read()
+    ctype, data = await asyncio.to_thread(raw)
+    assert ctype == "application/json; charset=utf-8"
+    assert "Dòng 1: thiếu họ tên.".encode() in data  # Vietnamese as it is, UTF-8
     assert api.server.core.bookings == {}
     status, answer = await call(port, "POST", "/api/bookings", b"x" * (3 * 1024 * 1024), good)
     assert status == 413
