@@ -300,3 +300,28 @@ async def test_a_version_4_database_migrates_to_bookings(open_config, tmp_path):
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (storage.SCHEMA_VERSION,)
         assert db.execute("SELECT count(*) FROM bookings").fetchone() == (0,)
+
+
+async def test_outside_demo_mode_only_a_managers_account_opens_the_api(open_config, tmp_path):
+    from motcua.server.manage import Manage
+
+    h = Harness(open_config, tmp_path / "real.db")
+    h.server = MotcuaServer(h.config, h.db, host="127.0.0.1", port=0, clock=h.clock,
+                            api_port=0, demo=False)
+    await h.server.start()
+    try:
+        await add_manager(h)
+        async with Manage(h.db) as m:
+            admin = (await m.enrol("admin", "portal-pc"))["secret"]
+            kiosk = (await m.enrol("kiosk", "sanh-1"))["secret"]
+        await wait_for(lambda: h.server.devices.get("sanh-1") is not None, 5)
+        port = h.server.api.port
+        for auth, want in [("Bearer " + TOKENS["admin"], (401, "unknown_manager")),
+                           ("Bearer " + admin, (403, "manager_required")),
+                           ("Bearer " + kiosk, (403, "forbidden")),
+                           (basic("ql01", PASSWORD), (200, None))]:
+            status, body = await call(port, "POST", "/api/bookings", {"bookings": [row()]}, auth)
+            assert (status, body.get("code")) == want, auth
+        assert len(h.server.core.bookings) == 1
+    finally:
+        await h.close()
