@@ -377,15 +377,12 @@ def _bookings_import(args: argparse.Namespace) -> int:
 
 
 def _bookings_list(args: argparse.Namespace) -> int:
-    from datetime import date
-
-    day = args.day or date.today().isoformat()
-
     async def job(m):
-        return await m.bookings(day)
+        return await m.bookings(args.day)
     rows = _manage(args, job)
     if not rows:
-        print(f"Không có lịch hẹn ngày {day} / no bookings on {day}")
+        print(f"Không có lịch hẹn ngày {args.day or 'hôm nay'} / no bookings on "
+              f"{args.day or 'today'}")
         return 0
     for b in rows:
         print(f"{b['slot']}  {b['code']:10} {b['department']:6} {b['procedure']:8} "

@@ -172,8 +172,11 @@ class Manage:
             await self._write(extra)
         return {"added": len(new), "unchanged": unchanged, "bookings": [b.view() for b in new]}
 
-    async def bookings(self, day: str) -> list[dict[str, Any]]:
-        """A day's bookings (with the citizen's name and phone, for the center)."""
+    async def bookings(self, day: str | None = None) -> list[dict[str, Any]]:
+        """A day's bookings (today in the center's time zone by default),
+        with the citizen's name and phone, for the center."""
+        if day is None:
+            day = datetime.fromtimestamp(time.time(), await self._tz()).date().isoformat()
         return [{**b.view(), "name": b.name, "phone": b.phone}
                 for b in await self.store.bookings_from(day) if b.day == day]
 

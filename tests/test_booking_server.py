@@ -256,6 +256,10 @@ async def test_the_command_line_imports_a_file_beside_the_running_server(harness
     out = capsys.readouterr()
     assert rc == 0, out.err
     assert "DVC000123" in out.out
+    rc = await asyncio.to_thread(main, ["bookings", "list", "--db", str(harness.db), "--day",
+                                        ahead.isoformat()])
+    listed = capsys.readouterr().out
+    assert rc == 0 and "DVC000123" in listed and "Phạm Thị Hoa" in listed
     await wait_for(lambda: "DVC000123" in harness.server.core.bookings, 5)
     assert len(harness.server.core.bookings) == 2
     kiosk = await harness.client("kiosk", "kiosk-1")
