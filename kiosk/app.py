@@ -193,6 +193,8 @@ class HomeScreen(KioskScreen):
                         select_on_focus=False, compact=self.app.size.height < 30)
             yield Button(self.t("keyboard_hide" if self.keyboard else "keyboard_show"),
                          id="kbd-toggle", compact=True)
+            if (center.get("booking") or {}).get("departments"):
+                yield Button(self.t("booked_button"), id="booked", compact=True)
         yield Static(self.t("printer_warning"), id="printer-warning",
                      classes="" if self.kiosk.printer_ok else "-shown")
         with Choices(id="choices"):
@@ -346,6 +348,10 @@ class HomeScreen(KioskScreen):
             self.keyboard = not self.keyboard
             await self.recompose()
             self.query_one("#search", Input).focus()
+        elif bid == "booked":
+            from .booking import BookingScreen
+
+            self.app.push_screen(BookingScreen())
         elif bid.startswith("dept-"):
             dept = self.kiosk.department(bid[5:])
             if dept is not None:

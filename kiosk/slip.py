@@ -7,12 +7,13 @@ preview shows exactly what a kiosk of that center prints.  No Textual here.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from motcua.i18n import Catalogue
 from motcua.printer.ticket import TicketSlip
 
-from .model import IssuedTicket, counters_for, qr_payload
+from .model import IssuedTicket, center_tz, counters_for, qr_payload
 
 
 def _department(center: dict[str, Any], code: str) -> dict[str, Any] | None:
@@ -41,6 +42,10 @@ def ticket_facts(center: dict[str, Any], issued: IssuedTicket, t: Catalogue) -> 
     """
     tk = issued.ticket
     facts = [t("ahead", n=issued.ahead)]
+    if tk.get("booked"):  # checked in from a booking: its slot, or that it came too late
+        slot = tk.get("slot")
+        facts.insert(0, t("slip_booked_late") if slot is None else t(
+            "slip_booked", slot=f"{datetime.fromtimestamp(float(slot), center_tz(center)):%H:%M}"))
     phrase = issued.wait_phrase()  # a range, "under N", or why it is unknown
     if phrase is not None:
         key, params = phrase

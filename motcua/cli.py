@@ -145,6 +145,13 @@ def server_lines(server: Any, fingerprint: str | None, db_arg: str) -> list[str]
     if config.web.notify:
         lines.append(f"  nhắn tin / messages: {config.web.notify.ahead} người trước / ahead, "
                      "khi được gọi / when called ([web.notify])")
+    if config.booking.capacity:
+        depts = ", ".join(c.department for c in config.booking.capacity)
+        api = getattr(server, "api", None)
+        where = (f"API {'https' if server.tls else 'http'}://{server.host}:{api.port}/api/bookings"
+                 if api is not None else "--api-port")
+        lines.append(f"  đặt lịch / bookings: {depts} ({where}; "
+                     f"{_command('bookings', 'import', 'FILE', '--db', db_arg)})")
     lines.append(f"  thiết bị đã đăng ký / enrolled devices: {len(server.devices)}"
                  f" ({_command('devices', 'add', 'ROLE', 'NAME', '--db', db_arg)}); "
                  f"quản lý / managers: {len(server.managers)}"
@@ -212,7 +219,7 @@ def _serve(args: argparse.Namespace) -> int:
         server = MotcuaServer(config, db, host=args.host, port=args.port,
                               public_url=args.public_url, hub=args.hub, demo=demo,
                               ignore_hours=args.ignore_hours, prefer_file=args.from_file,
-                              tls=tls, tls_fingerprint=fingerprint)
+                              tls=tls, tls_fingerprint=fingerprint, api_port=args.api_port)
         await server.start()
         try:
             lines = banner(server.config, args, db, server.port, args.ignore_hours,
@@ -336,6 +343,50 @@ def _devices_revoke(args: argparse.Namespace) -> int:
     d = _manage(args, job)
     print(f"Đã thu hồi / revoked: {d['role']} {d['name']} — refused from now on (a running "
           "server closes its connections within a second)")
+    return 0
+
+
+def _bookings_import(args: argparse.Namespace) -> int:
+    from motcua.server import booking as bk
+
+    try:
+        text = Path(args.file).read_text("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        print(f"Không đọc được tệp {args.file} / cannot read {args.file}: {e}", file=sys.stderr)
+        return 2
+    kind = args.format or ({".csv": "csv", ".json": "json"}.get(Path(args.file).suffix.lower()))
+
+    async def job(m):
+        return await m.import_bookings(text, kind, args.source)
+    try:
+        r = _manage(args, job)
+    except bk.BookingFileError as e:
+        print(f"{args.file}: {e.message} / {e.message_en}", file=sys.stderr)
+        return 2
+    except bk.BookingsInvalid as e:
+        for p in e.problems:
+            print(f"{args.file}: {p.message} / {p.message_en}", file=sys.stderr)
+        print(f"{len(e.problems)} lỗi; không lịch hẹn nào được nhập. / {len(e.problems)} "
+              "problems; nothing was imported.", file=sys.stderr)
+        return 1
+    print(f"Đã nhập {r['added']} lịch hẹn ({r['unchanged']} đã có, không đổi). / Imported "
+          f"{r['added']} bookings ({r['unchanged']} already there, unchanged).")
+    for b in r["bookings"]:
+        print(f"  {b['code']}  {b['day']} {b['slot']}  {b['department']:6} {b['procedure']}")
+    return 0
+
+
+def _bookings_list(args: argparse.Namespace) -> int:
+    async def job(m):
+        return await m.bookings(args.day)
+    rows = _manage(args, job)
+    if not rows:
+        print(f"Không có lịch hẹn ngày {args.day or 'hôm nay'} / no bookings on "
+              f"{args.day or 'today'}")
+        return 0
+    for b in rows:
+        print(f"{b['slot']}  {b['code']:10} {b['department']:6} {b['procedure']:8} "
+              f"{b['status']:10} {b['name']}")
     return 0
 
 
@@ -499,6 +550,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--insecure-plain", action="store_true",
                    help="allow plain ws:// on a non-loopback address (only when something "
                         "else encrypts the network)")
+    p.add_argument("--api-port", type=int, default=os.environ.get("MOTCUA_API_PORT"),
+                   help="also serve the bookings API (HTTP, a manager's account) on this port")
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("config", help="cấu hình / configuration tools")
@@ -536,6 +589,20 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--reason", help="why (kept in the event log)")
     d.add_argument("--db", default=db_default)
     d.set_defaults(func=_devices_revoke)
+
+    p = sub.add_parser("bookings", help="lịch hẹn / appointments: import, list")
+    bsub = p.add_subparsers(dest="bookings_command", required=True)
+    b = bsub.add_parser("import", help="import bookings from a CSV or JSON file (all rows or "
+                                       "none: every bad row is named)")
+    b.add_argument("file")
+    b.add_argument("--db", default=os.environ.get("MOTCUA_DB", DEFAULT_DB))
+    b.add_argument("--format", choices=("csv", "json"), help="default: from the file's name")
+    b.add_argument("--source", default="file", help="where they come from, for the records")
+    b.set_defaults(func=_bookings_import)
+    b = bsub.add_parser("list", help="a day's bookings")
+    b.add_argument("--db", default=os.environ.get("MOTCUA_DB", DEFAULT_DB))
+    b.add_argument("--day", help="YYYY-MM-DD (default today)")
+    b.set_defaults(func=_bookings_list)
 
     p = sub.add_parser("managers", help="tài khoản quản lý / managers' accounts")
     msub = p.add_subparsers(dest="manager_command", required=True)

@@ -178,6 +178,13 @@ COMMANDS: dict[str, tuple[frozenset[str], dict[str, Field]]] = {
     "set_notice": (ADMIN, {"notice": _f(str, required=True, max_len=500),
                            "notice_en": _f(str, max_len=500), "reason": _f(str)}),
     "config_history": (ADMIN, {"limit": _f(int)}),
+    # Appointments: bookings pushed by a manager (also over HTTP, §5).
+    "add_bookings": (ADMIN, {"bookings": _f(list, required=True), "source": _f(str, max_len=40)}),
+    # A citizen with a booking checks in at the kiosk (the code typed or scanned).
+    "check_in": (frozenset({"kiosk", "admin"}), {
+        "code": _f(str, required=True, max_len=40),
+        "request_id": _f(str, required=True, max_len=80),
+    }),
 }
 
 #: Administration commands that need a manager logged in over the connection.
@@ -230,6 +237,8 @@ AUDIENCE: dict[str, frozenset[str]] = {
     "officer_pin_changed": frozenset({"admin"}),
     "device_enrolled": frozenset({"admin"}),
     "device_revoked": frozenset({"admin"}),
+    "bookings_added": frozenset({"admin"}),
+    "bookings_lapsed": frozenset({"admin"}),
 }
 
 #: Events that concern one counter: rating pads hear only their own counter's.

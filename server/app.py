@@ -50,6 +50,7 @@ from motcua.web.live import CitizenWeb
 
 from . import admin_store
 from .accounts import Managers, pin_problem, verify_password
+from .booking import rows_of
 from .config import CenterConfig, hash_pin, verify_pin
 from .core import Clock, Outcome, QueueCore, QueueError
 from .devices import DeviceError, Devices, enrolment_code
@@ -177,7 +178,8 @@ class MotcuaServer:
                  port: int = 8765, clock: Clock = utc_now, public_url: str | None = None,
                  hub: str | None = None, *, demo: bool | None = None,
                  ignore_hours: bool = False, prefer_file: bool = False,
-                 tls: Any = None, tls_fingerprint: str | None = None) -> None:
+                 tls: Any = None, tls_fingerprint: str | None = None,
+                 api_port: int | None = None) -> None:
         """``config`` is the center file's configuration; the database's
         stored configuration wins over it unless ``prefer_file`` (see
         :meth:`start`). ``demo`` (default: the built-in sample center)
@@ -227,6 +229,9 @@ class MotcuaServer:
         # The province hub (motcua.hub): a background shipper, if configured.
         self.hub_url = hub or config.hub.url
         self.shipper: Any = None
+        #: The bookings API's own listener (``serve --api-port``), if asked for.
+        self.api: Any = None
+        self.api_port = api_port
 
     @property
     def config(self) -> CenterConfig:
@@ -276,6 +281,17 @@ class MotcuaServer:
             await self._apply("tick")
             await self.web.open()
             self._server = await self._listen()
+            if self.api_port is not None:
+                from .booking_api import BookingAPI
+
+                self.api = BookingAPI(self, self.host, self.api_port)
+                try:
+                    await self.api.start()
+                except OSError as e:
+                    where = {"host": self.host, "port": self.api_port}
+                    if e.errno == errno.EADDRINUSE:
+                        raise StartError.of("port_in_use", **where) from e
+                    raise StartError.of("listen_failed", reason=e.strerror or e, **where) from e
         except BaseException:
             await self.stop()
             raise
@@ -415,6 +431,8 @@ class MotcuaServer:
                 if version is not None and version != self._data_version:
                     await self.store.barrier()  # our own changes first
                     await self._load_accounts()
+                    # Bookings imported by `motcua bookings import` beside us.
+                    self.core.merge_bookings(await self.store.bookings_from(self.core.meta.day))
                     self._data_version = version
             except asyncio.CancelledError:
                 raise
@@ -445,6 +463,9 @@ class MotcuaServer:
         if self.shipper is not None:
             await self.shipper.stop()
             self._tick_task = None
+        if self.api is not None:
+            await self.api.stop()
+            self.api = None
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -745,6 +766,11 @@ class MotcuaServer:
                                     request_id=args["request_id"])
             return {**out.result, "link": self.web.link(out.result["ticket"]),
                     "notify_ahead": self.web.notify.ahead if self.web.notify else None}
+        elif kind == "check_in":
+            out = await self._apply("check_in", s, code=args["code"], device=dev,
+                                    request_id=args["request_id"])
+            return {**out.result, "link": self.web.link(out.result["ticket"]),
+                    "notify_ahead": self.web.notify.ahead if self.web.notify else None}
         elif kind == "notify":
             return await self.web.notify_command(args)
         elif kind == "login":
@@ -900,6 +926,11 @@ class MotcuaServer:
                               name=device.name, role=device.role, reason=device.revoke_reason,
                               extra=admin_store.device_rows(device))
             return {"device": device.view()}
+        if kind == "add_bookings":
+            out = await self._apply("add_bookings", s, rows=rows_of(args["bookings"]),
+                                    source=(args.get("source") or "admin")[:40], by=by,
+                                    device=s.device)
+            return out.result
         if kind == "list_officers":
             at = {st.officer: st.number for st in self.core.counters.values() if st.officer}
             return {"officers": [{"id": o.id, "name": o.name, "disabled": o.disabled,

@@ -17,6 +17,13 @@ A waiting ticket's place is its *rank*, lower is called sooner:
 Priority tickets are picked from their own candidates; the counter takes the
 best priority ticket unless it has already called ``max_priority_in_row`` in
 a row while normal tickets wait (:func:`takes_priority`).
+
+Booked tickets (appointments, :mod:`motcua.server.booking`) are due at their
+slot: a due booked ticket is taken before walk-ins, bounded the same way — at
+most ``max_booked_in_row`` booked calls in a row while walk-ins wait — and
+never while a walk-in has waited past the guard (:func:`takes_booked`), so no
+walk-in waits past a bound because of bookings. A booking not yet due is
+called only by a counter that has nobody else to call.
 """
 
 from __future__ import annotations
@@ -48,3 +55,11 @@ def takes_priority(has_priority: bool, has_normal: bool, streak: float,
     """Whether the counter takes its best priority ticket rather than its best
     normal one, after ``streak`` priority calls in a row."""
     return has_priority and (not has_normal or streak < max_in_row)
+
+
+def takes_booked(has_booked: bool, has_walk_in: bool, streak: float, max_in_row: int,
+                 walk_in_past_guard: bool) -> bool:
+    """Whether the counter takes its best due booked ticket rather than a
+    walk-in, after ``streak`` booked calls in a row; never while a walk-in
+    has waited past the guard."""
+    return has_booked and (not has_walk_in or (streak < max_in_row and not walk_in_past_guard))

@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from motcua.web.settings import WebSettings, parse_web
+from .booking import BookingRules, parse_booking
 from .strings import CONFIG, KINDS, both, pair
 
 ROLES = ("kiosk", "counter", "display", "rating", "admin")
@@ -182,6 +183,8 @@ class CenterConfig:
     demo: bool = False
     #: The lunch closure (start, end) when counters stop serving, if any.
     lunch: tuple[time, time] | None = None
+    #: Appointments: slots per department, check-in and the merge with walk-ins.
+    booking: BookingRules = field(default_factory=BookingRules)
 
     # Lookup tables built once; the dataclass stays frozen for callers.
     def __post_init__(self) -> None:
@@ -264,6 +267,13 @@ class CenterConfig:
             "officers": [{"id": o.id, "name": o.name, "disabled": o.disabled,
                           "counters": list(o.counters)} for o in self.officers],
             "printer": dict(self.printer),
+            "booking": {
+                "departments": [c.department for c in self.booking.capacity],
+                "slot_minutes": self.booking.slot_minutes,
+                "early_minutes": self.booking.early_minutes,
+                "grace_minutes": self.booking.grace_minutes,
+                "after_grace": self.booking.after_grace,
+            },
             "priority_groups": [
                 {"code": g.code, "vi": g.vi, "en": g.en} for g in self.priority_groups
             ],
@@ -389,7 +399,8 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
     """
     c = _Checker()
     c.unknown(data, {"center", "queue", "rating", "priority_groups", "departments",
-                     "counters", "officers", "devices", "web", "printer", "hub"}, "")
+                     "counters", "officers", "devices", "web", "printer", "hub",
+                     "booking"}, "")
 
     center = c.get(data, "center", "", dict, default={}) or {}
     c.unknown(center, {"name", "name_en", "timezone", "opens", "closes", "last_ticket", "lunch",
@@ -649,6 +660,9 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
         c.err("hub.url", "hub_url")
     hub = HubSettings(hub_code, c.text(hub_data, "name", "hub", required=False) or None, hub_url)
 
+    booking = parse_booking(c, data, {d.code: {p.code for p in d.procedures}
+                                      for d in departments}, opens, closes)
+
     if c.errors:
         raise ConfigError(c.errors, source)
     return CenterConfig(
@@ -658,7 +672,7 @@ def parse_config(data: dict[str, Any], source: str = "") -> CenterConfig:
         rating_levels=tuple(sorted(levels, key=lambda r: -r.value)),
         priority_groups=tuple(groups), departments=tuple(departments),
         counters=tuple(sorted(counters, key=lambda x: x.number)), officers=tuple(officers),
-        tokens=tokens, web=web, printer=printer, hub=hub,
+        tokens=tokens, web=web, printer=printer, hub=hub, booking=booking,
     )
 
 

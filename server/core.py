@@ -15,7 +15,9 @@ from typing import Any, Callable, Iterable
 
 from motcua.protocol import PRINTER_PROBLEMS
 
-from .calling import FRONT_BAND, NORMAL_BAND, overdue_seconds, rank, takes_priority
+from . import booking as bk
+from .calling import (FRONT_BAND, NORMAL_BAND, overdue_seconds, rank, takes_booked,
+                      takes_priority)
 from .config import SIPAS_CRITERIA, WEEKDAYS, CenterConfig
 from .estimate import Estimate, Estimator
 from .live_config import ChangeError, LiveConfig, due_reopenings, next_reopening
@@ -64,6 +66,13 @@ ERRORS: dict[str, tuple[str, str]] = {
     "reason_not_allowed": ("Chỉ đánh giá chưa hài lòng mới cần lý do.", "Only a negative rating takes a reason."),
     "request_reused": ("Mã yêu cầu {request_id} đã dùng cho một yêu cầu khác.", "Request id {request_id} was already used for a different request."),
     "not_this_counter": ("Lượt phục vụ này không thuộc quầy {counter}.", "That visit was not served at counter {counter}."),
+    # Appointments (server/booking.py).
+    "unknown_booking": ("Không tìm thấy lịch hẹn mã {booking}. Xin kiểm tra lại mã.", "There is no booking {booking}. Please check the code."),
+    "booking_other_day": ("Lịch hẹn này vào ngày {day} lúc {slot}, không phải hôm nay.", "This booking is for {day} at {slot}, not today."),
+    "booking_too_early": ("Lịch hẹn lúc {slot}. Xin quay lại lấy số từ {come}.", "Your booking is at {slot}. Please come back from {come}."),
+    "booking_late": ("Lịch hẹn lúc {slot} đã quá {grace} phút; xin lấy số thường.", "Your {slot} booking is more than {grace} minutes late; please take a normal ticket."),
+    "booking_used": ("Lịch hẹn này đã nhận số {number}.", "This booking already has ticket {number}."),
+    "bookings_invalid": ("Có {count} lỗi trong các lịch hẹn; không lịch hẹn nào được nhập.", "{count} problems in the bookings; none was imported."),
     # Administration (live changes, devices, accounts).
     "bad_value": ("Giá trị {field} không hợp lệ: {problem}.", "Invalid {field}: {problem}."),
     "bad_time": ("Giờ {until} đã qua; hãy chọn giờ muộn hơn hôm nay.", "{until} has passed; choose a later time today."),
@@ -84,6 +93,7 @@ COMMANDS = frozenset({
     "tick", "issue", "login", "logout", "pause", "resume", "call_next", "call_ticket",
     "recall", "start", "finish", "no_show", "requeue", "transfer", "cancel", "rate",
     "printer_status", "voice_status", "audit", "configure", "set_pin",
+    "add_bookings", "check_in",
 })
 
 #: What :meth:`QueueCore.audit` records: security events that change no queue
@@ -138,6 +148,12 @@ class Ticket:
     transfers: int = 0
     note: str | None = None
     visit_id: int | None = None
+    #: The booking this ticket was checked in from (its code), if any.
+    booking: str | None = None
+    #: A booked ticket's slot start (epoch): it is due then, and called ahead
+    #: of walk-ins (bounded; see calling.takes_booked). None for walk-ins,
+    #: a booking checked in too late, and after a transfer.
+    slot: float | None = None
 
     @property
     def key(self) -> tuple[int, float, int]:
@@ -192,6 +208,8 @@ class CounterState:
     #: A digest of the secret of the login session that holds the counter
     #: (the server makes the secret; only its digest is kept). None: nobody.
     session: str | None = None
+    #: Booked calls in a row (see calling.takes_booked).
+    booked_streak: int = 0
 
 
 @dataclass
@@ -227,6 +245,8 @@ class Outcome:
     versions: list[LiveConfig] = field(default_factory=list)
     #: Officers whose PIN hash the command changed.
     pins: set[str] = field(default_factory=set)
+    #: Codes of the bookings the command added or changed.
+    bookings: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -268,11 +288,16 @@ class QueueCore:
         self.by_request: dict[tuple[str, str | None, str], int] = {}
         self.visits: dict[int, Visit] = {}
         self.ratings: dict[int, Rating] = {}
+        #: Bookings of today and later days, by code.
+        self.bookings: dict[str, bk.Booking] = {}
         # Waiting tickets per department, for counting and picking.
         self.waiting: dict[str, dict[int, Ticket]] = {d.code: {} for d in config.departments}
         # Kept alongside ``waiting`` so a busy hour costs O(1) per ticket,
         # not a scan of the whole queue.
         self._prio_waiting: dict[str, int] = {d.code: 0 for d in config.departments}
+        #: Booked tickets waiting, per department: the call rule looks at
+        #: bookings only where there are some.
+        self._booked_waiting: dict[str, int] = {d.code: 0 for d in config.departments}
         self._oldest: dict[str, float | None] = {}
         self._capacity: dict[str, tuple[float, int]] = {}  # cleared when a counter changes
         self.counters: dict[int, CounterState] = {
@@ -321,8 +346,10 @@ class QueueCore:
 
     def load(self, meta: dict[str, Any] | None, tickets: Iterable[Ticket],
              counters: Iterable[CounterState], visits: Iterable[Visit],
-             ratings: Iterable[Rating]) -> None:
+             ratings: Iterable[Rating], bookings: Iterable[bk.Booking] = ()) -> None:
         """Restore state saved by the server (rows from its tables)."""
+        for b in bookings:
+            self.bookings[b.code] = b
         if meta:
             self.meta = Meta(**meta)
             self._attach_estimator()
@@ -341,6 +368,17 @@ class QueueCore:
                 self.stats["issued"] += 1
                 self.stats["served"] += t.status == DONE
 
+    def merge_bookings(self, bookings: Iterable[bk.Booking]) -> int:
+        """Add bookings written by another process (``motcua bookings
+        import`` beside a running server); those already known are kept as
+        they are in memory. Returns how many were new."""
+        n = 0
+        for b in bookings:
+            if b.code not in self.bookings:
+                self.bookings[b.code] = b
+                n += 1
+        return n
+
     def _index(self, t: Ticket) -> None:
         self.tickets[t.id] = t
         self.by_number[(t.day, t.number)] = t.id
@@ -353,6 +391,8 @@ class QueueCore:
         self.waiting[t.department][t.id] = t
         if t.priority:
             self._prio_waiting[t.department] += 1
+        if t.slot is not None:
+            self._booked_waiting[t.department] += 1
         oldest = self._oldest.get(t.department, "unknown")
         if oldest != "unknown":
             self._oldest[t.department] = t.queued_at if oldest is None else min(oldest, t.queued_at)
@@ -456,14 +496,16 @@ class QueueCore:
             t.band, t.queued_at = FRONT_BAND, ts
         elif placement == "back":
             t.band, t.queued_at = NORMAL_BAND, ts
-        else:  # original: its first place in line
-            t.band, t.queued_at = NORMAL_BAND, t.issued_at
+        else:  # original: its first place in line (a booking's: its slot)
+            t.band, t.queued_at = NORMAL_BAND, t.slot if t.slot is not None else t.issued_at
         self._add_waiting(t)
 
     def _dequeue(self, t: Ticket) -> None:
         if self.waiting[t.department].pop(t.id, None) is not None:
             if t.priority:
                 self._prio_waiting[t.department] -= 1
+            if t.slot is not None:
+                self._booked_waiting[t.department] -= 1
             if self._oldest.get(t.department) == t.queued_at:
                 self._oldest.pop(t.department)  # recomputed when next asked
 
@@ -529,6 +571,19 @@ class QueueCore:
         self.stats = {"issued": 0, "served": 0}
         for state in self.counters.values():
             state.priority_streak = 0
+            state.booked_streak = 0
+        # Bookings of earlier days never checked in have lapsed (kept in
+        # memory until this is saved; gone at the next day's start).
+        lapsed: dict[str, int] = {}
+        for code, b in list(self.bookings.items()):
+            if b.day >= today:
+                continue
+            if b.status == bk.BOOKED:
+                self.bookings[code] = bk.with_status(b, bk.LAPSED, None, None)
+                self._out.bookings.add(code)
+                lapsed[b.day] = lapsed.get(b.day, 0) + 1
+            else:
+                del self.bookings[code]
         # Final tickets of earlier days are in the database; keep memory to today.
         for tid in stale:
             t = self.tickets.pop(tid)
@@ -548,6 +603,8 @@ class QueueCore:
         self.ratings = {vid: r for vid, r in self.ratings.items()
                         if r.day == today or vid in self.visits}
         self._emit("day_started", ts, day=today, previous=previous or None)
+        for day, n in sorted(lapsed.items()):
+            self._emit("bookings_lapsed", ts, day=day, lapsed=n)
         self._expire_if_due(ts, local)
 
     def _expire_if_due(self, ts: float, local: datetime) -> None:
@@ -712,6 +769,102 @@ class QueueCore:
         out.result = {"ticket": self.ticket_view(t), "repeat": False, **info}
         return out
 
+    # --- appointments ---------------------------------------------------
+
+    def add_bookings(self, rows: list[Any], source: str, by: str | None = None,
+                     device: str | None = None) -> Outcome:
+        """Add bookings (an import, the API): all of them, or none when any
+        row is bad (``bookings_invalid`` names each, in ``params.rows``).
+        Rows already booked with the very same content are left alone."""
+        out, ts, local = self._begin()
+        try:
+            new, unchanged = bk.validate(rows, self.config, self.bookings, local, source, by)
+        except bk.BookingsInvalid as e:
+            raise QueueError("bookings_invalid", count=len(e.problems),
+                             rows=[p.view() for p in e.problems[:200]]) from None
+        for b in new:
+            self.bookings[b.code] = b
+            out.bookings.add(b.code)
+        if new:
+            # No names, phones, ID numbers or codes in the log: counts only.
+            self._emit("bookings_added", ts, device=device, source=source, by=by,
+                       added=len(new), unchanged=unchanged,
+                       days=sorted({b.day for b in new}))
+        else:
+            out.changed = bool(out.events)
+        out.result = {"added": len(new), "unchanged": unchanged,
+                      "bookings": [b.view() for b in new]}
+        return out
+
+    def check_in(self, code: str, device: str | None = None,
+                 request_id: str | None = None) -> Outcome:
+        """A citizen with a booking arrives: a ticket booked for its slot (an
+        early one waits until then), or a walk-in ticket when later than the
+        grace (``[booking] after_grace``). A retry with the same
+        ``request_id`` returns the same ticket."""
+        out, ts, local = self._begin()
+        norm = bk.code_from_scan(code)
+        b = self.bookings.get(norm)
+        if request_id is not None:
+            tid = self.by_request.get((self.meta.day, device, request_id))
+            if tid is not None:
+                t = self.tickets[tid]
+                if b is None or t.booking != b.code:
+                    raise QueueError("request_reused", request_id=request_id)
+                out.result = {"ticket": self.ticket_view(t), "repeat": True,
+                              **self._booking_result(b, t), **self._ahead_and_wait(t)}
+                out.changed = bool(out.events)
+                return out
+        if b is None or not norm:
+            raise QueueError("unknown_booking", booking=(code or "").strip()[:20])
+        if b.ticket_id is not None:
+            t = self.tickets.get(b.ticket_id)
+            raise QueueError("booking_used", number=t.number if t else "?")
+        cfg = self.config
+        dept = cfg.department(b.department)
+        if dept is None:
+            raise QueueError("unknown_department", department=b.department)
+        if not dept.open:
+            raise QueueError("department_closed", name=dept.vi, name_en=dept.en)
+        if WEEKDAYS[local.weekday()] not in cfg.open_days:
+            raise QueueError("closed_today")
+        decision = bk.check_in(b, ts, self.meta.day, cfg.booking, cfg.tz)
+        if decision.refusal:
+            raise QueueError(decision.refusal, **decision.params)
+        seq = self.meta.seq.get(dept.code, 0) + 1
+        if seq > 999:
+            raise QueueError("numbers_exhausted", name=dept.vi, name_en=dept.en)
+        self.meta.seq[dept.code] = seq
+        self._touch("seq", "next_ticket")
+        booked = decision.kind == "booked"
+        due = decision.due if booked else None
+        proc = cfg.procedure(b.procedure)
+        t = Ticket(
+            id=self.meta.next_ticket, day=self.meta.day, number=f"{dept.letter}{seq:03d}",
+            department=dept.code, procedure=b.procedure if proc else None, priority=None,
+            status=WAITING, issued_at=ts, device=device, request_id=request_id,
+            band=NORMAL_BAND, queued_at=due if due is not None else ts, booking=b.code,
+            slot=due)
+        self.meta.next_ticket += 1
+        self._index(t)
+        self.stats["issued"] += 1
+        nb = bk.with_status(b, bk.CHECKED_IN if booked else bk.WALK_IN, t.id, ts)
+        self.bookings[b.code] = nb
+        out.bookings.add(b.code)
+        info = self._ahead_and_wait(t)
+        self._emit("ticket_issued", ts, ticket=t, device=device,
+                   check_in="booked" if booked else "late", **info)
+        out.result = {"ticket": self.ticket_view(t), "repeat": False,
+                      **self._booking_result(nb, t), **info}
+        return out
+
+    def _booking_result(self, b: bk.Booking, t: Ticket) -> dict[str, Any]:
+        """What a check-in tells the citizen besides the ticket."""
+        ts, _ = self._now()
+        return {"booking": {"slot": b.slot, "day": b.day, "late": t.slot is None,
+                            "early": t.slot is not None and ts < t.slot,
+                            "grace_minutes": self.config.booking.grace_minutes}}
+
     def _same_request(self, t: Ticket, department: str, procedure: str | None,
                       priority: str | None) -> bool:
         """Whether a repeated request asks for what ``t`` was issued for. A
@@ -730,8 +883,10 @@ class QueueCore:
         if t.status != WAITING:
             return {"ahead": 0, "wait_minutes": 0, "wait_range": [0, 0], "wait_unknown": None}
         queue = self.waiting[t.department]
-        if t.band == NORMAL_BAND and t.id == next(reversed(queue)):
-            # The newest ticket: everyone waiting is ahead (O(1) fast path).
+        if t.band == NORMAL_BAND and t.id == next(reversed(queue)) and not (
+                self.bookings and any(o.queued_at > t.queued_at for o in queue.values())):
+            # The newest ticket: everyone waiting is ahead (O(1) fast path),
+            # unless a booking checked in early is in line at its slot to come.
             ahead = (self._prio_waiting[t.department] if t.priority else len(queue)) - 1
         elif t.priority:
             # Priority tickets overtake normal ones: only priority tickets
@@ -870,6 +1025,55 @@ class QueueCore:
             now, _ = self._now()
         state = self.counters[counter]
         depts = self._counter_depts(counter)
+        if not any(self._booked_waiting[d] for d in depts):
+            return self._pick_walk_in(state, depts, now)
+        if self.config.queue.call_policy == "preference":
+            # The first department with someone to call now (a booking not
+            # yet due only when there is nobody else).
+            ready = [d for d in depts if any(t.slot is None or t.slot <= now
+                                             for t in self.waiting[d].values())]
+            depts = (ready[0],) if ready else next(((d,) for d in depts if self.waiting[d]), ())
+        prio: Ticket | None = None
+        normal: Ticket | None = None
+        booked: Ticket | None = None
+        early: Ticket | None = None
+        prio_rank = normal_rank = booked_rank = early_rank = None
+        past_guard = False
+        rules = self.config.booking
+        for code in depts:
+            ov = self._overdue_s(code)
+            guard = None
+            for t in self.waiting[code].values():
+                r = rank(t.band, t.queued_at, t.id, ov, now)
+                if t.slot is not None:
+                    if t.slot <= now:
+                        if booked_rank is None or r < booked_rank:
+                            booked, booked_rank = t, r
+                    elif early_rank is None or r < early_rank:
+                        early, early_rank = t, r
+                    continue
+                if not past_guard:
+                    if guard is None:
+                        dept = self.config.department(code)
+                        guard = rules.guard_seconds(dept.target_wait if dept else 15.0)
+                    past_guard = now - t.queued_at >= guard
+                if t.priority:
+                    if prio_rank is None or r < prio_rank:
+                        prio, prio_rank = t, r
+                elif normal_rank is None or r < normal_rank:
+                    normal, normal_rank = t, r
+        walk_in = prio is not None or normal is not None
+        if takes_booked(booked is not None, walk_in, state.booked_streak,
+                        rules.max_booked_in_row, past_guard):
+            return booked
+        if takes_priority(prio is not None, normal is not None, state.priority_streak,
+                          self.config.queue.max_priority_in_row):
+            return prio
+        return normal if normal is not None else early
+
+    def _pick_walk_in(self, state: CounterState, depts: tuple[str, ...],
+                      now: float) -> Ticket | None:
+        """The call rule where no booking waits: priority mixing and ageing."""
         if self.config.queue.call_policy == "preference":
             depts = next(((d,) for d in depts if self.waiting[d]), ())
         prio: Ticket | None = None
@@ -919,7 +1123,12 @@ class QueueCore:
     def _call(self, state: CounterState, t: Ticket, ts: float, device: str | None,
               out_of_order: bool = False) -> None:
         self._dequeue(t)
-        state.priority_streak = state.priority_streak + 1 if t.priority else 0
+        if t.slot is not None:
+            # A booked call neither counts as nor interrupts a priority run.
+            state.booked_streak += 1
+        else:
+            state.booked_streak = 0
+            state.priority_streak = state.priority_streak + 1 if t.priority else 0
         state.ticket_id = t.id
         t.status, t.counter, t.officer, t.called_at = CALLED, state.number, state.officer, ts
         t.started_at = None
@@ -934,7 +1143,7 @@ class QueueCore:
         self._record_call(t, ts)
         self._emit("ticket_called", ts, ticket=t, counter=state.number, officer=state.officer,
                    device=device, recall=t.recalls, out_of_order=out_of_order,
-                   waited=round(ts - t.queued_at, 1))
+                   waited=round(max(0.0, ts - t.queued_at), 1))
         self._out.result = {"ticket": self.ticket_view(t)}
 
     def recall(self, counter: int, device: str | None = None) -> Outcome:
@@ -1058,6 +1267,7 @@ class QueueCore:
         source = t.department
         out.departments.add(source)
         t.department, t.procedure = dept.code, procedure
+        t.slot = None  # a booking's precedence is for its own department
         t.transfers += 1
         t.note = (note or "").strip()[:500] or None
         t.started_at = None
@@ -1232,7 +1442,8 @@ class QueueCore:
             "issued_at": t.issued_at, "queued_at": t.queued_at, "counter": t.counter,
             "officer": t.officer, "called_at": t.called_at, "started_at": t.started_at,
             "finished_at": t.finished_at, "recalls": t.recalls, "transfers": t.transfers,
-            "note": t.note, "visit": t.visit_id,
+            "note": t.note, "visit": t.visit_id, "booked": t.booking is not None,
+            "slot": t.slot,
         }
 
     def visit_view(self, v: Visit) -> dict[str, Any]:
@@ -1265,6 +1476,10 @@ class QueueCore:
         if code not in self._oldest:
             self._oldest[code] = min((t.queued_at for t in queue.values()), default=None)
         oldest = self._oldest[code]
+        if oldest is not None and self.bookings:
+            # A booking checked in early is in line from its slot: nobody
+            # has waited since a time still to come.
+            oldest = min(oldest, self._now()[0])
         return {
             "code": code, "waiting": len(queue),
             "priority_waiting": self._prio_waiting[code],

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from .booking import booking_doc
 from .config import WEEKDAYS, CenterConfig, ConfigError, parse_config
 
 
@@ -112,6 +113,9 @@ def config_doc(config: CenterConfig) -> dict[str, Any]:
         doc["web"] = web
     if config.printer:
         doc["printer"] = dict(config.printer)
+    booking = booking_doc(config.booking)
+    if booking:
+        doc["booking"] = booking
     hub = {k: v for k, v in (("code", config.hub.code), ("name", config.hub.name),
                              ("url", config.hub.url)) if v}
     if hub:
@@ -387,7 +391,7 @@ def to_toml(doc: dict[str, Any], pins: dict[str, str], header: str = "") -> str:
     for o in data.get("officers", []):
         o["pin_hash"] = pins.get(o["id"], "")
     # Tables before arrays of tables, in the order a person reads a center file.
-    order = ["center", "queue", "rating", "printer", "web", "hub", "devices",
+    order = ["center", "queue", "booking", "rating", "printer", "web", "hub", "devices",
              "priority_groups", "departments", "counters", "officers"]
     ordered = {k: data[k] for k in order if k in data}
     ordered.update({k: v for k, v in data.items() if k not in ordered})

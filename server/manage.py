@@ -141,6 +141,45 @@ class Manage:
             "manager_changed", now, manager=m.id, change=what)])
         return m.view()
 
+    # --- bookings -------------------------------------------------------
+
+    async def import_bookings(self, text: str, kind: str | None = None,
+                              source: str = "file") -> dict[str, Any]:
+        """Import bookings from a CSV or JSON file's text: every row, or none
+        (raises :class:`booking.BookingsInvalid` naming each bad row, or
+        :class:`booking.BookingFileError`). A running server picks them up
+        within a second."""
+        from . import booking as bk
+        from .storage import BOOKING_COLS
+
+        live, _, _ = await admin_store.load_config(self.db)
+        if live is None:
+            raise SystemExit("Cơ sở dữ liệu chưa có cấu hình (máy chủ chưa chạy lần nào) / "
+                             "the database holds no configuration yet (the server never ran)")
+        config = live.config()
+        rows = bk.parse_file(text, kind)
+        now = time.time()
+        local = datetime.fromtimestamp(now, config.tz)
+        existing = {b.code: b for b in await self.store.bookings_from(local.date().isoformat())}
+        new, unchanged = bk.validate(rows, config, existing, local, source, who())
+        if new:
+            extra = [(f"INSERT INTO bookings ({', '.join(BOOKING_COLS)}) VALUES "
+                      f"({', '.join('?' * len(BOOKING_COLS))})", tuple(b.__dict__.values()))
+                     for b in new]
+            extra.append(await self._event("bookings_added", now, source=source,
+                                           added=len(new), unchanged=unchanged,
+                                           days=sorted({b.day for b in new})))
+            await self._write(extra)
+        return {"added": len(new), "unchanged": unchanged, "bookings": [b.view() for b in new]}
+
+    async def bookings(self, day: str | None = None) -> list[dict[str, Any]]:
+        """A day's bookings (today in the center's time zone by default),
+        with the citizen's name and phone, for the center."""
+        if day is None:
+            day = datetime.fromtimestamp(time.time(), await self._tz()).date().isoformat()
+        return [{**b.view(), "name": b.name, "phone": b.phone}
+                for b in await self.store.bookings_from(day) if b.day == day]
+
     # --- configuration ---------------------------------------------------
 
     async def export(self, version: int | None = None) -> str:

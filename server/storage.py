@@ -23,6 +23,7 @@ import aiosqlite
 
 from motcua.protocol import encode_text
 
+from .booking import Booking
 from .core import CounterState, Meta, Outcome, QueueCore, Rating, Ticket, Visit
 from .strings import START, both, pair
 
@@ -32,6 +33,7 @@ TICKET_COLS = [f.name for f in fields(Ticket)]
 VISIT_COLS = [f.name for f in fields(Visit)]
 RATING_COLS = [f.name for f in fields(Rating)]
 COUNTER_COLS = [f.name for f in fields(CounterState)]
+BOOKING_COLS = [f.name for f in fields(Booking)]
 EVENT_COLS = ["at", "day", "type", "ticket_id", "counter", "officer", "device", "data"]
 
 # Each entry migrates the schema from version i to i+1. Never edit a landed
@@ -134,6 +136,23 @@ MIGRATIONS: list[str] = [
         officer TEXT PRIMARY KEY, pin_hash TEXT NOT NULL, updated_at REAL NOT NULL
     );
     """,
+    # 5: appointments (server/booking.py): the bookings, with the citizen's
+    # name, phone and ID number for the officer to check (never in the event
+    # log); a ticket's booking and the slot it is due at; a counter's run of
+    # booked calls.
+    """
+    CREATE TABLE bookings (
+        code TEXT NOT NULL, day TEXT NOT NULL, slot TEXT NOT NULL, department TEXT NOT NULL,
+        procedure TEXT NOT NULL, name TEXT NOT NULL, phone TEXT, id_number TEXT,
+        source TEXT NOT NULL, created_at REAL NOT NULL, created_by TEXT,
+        status TEXT NOT NULL, ticket_id INTEGER, checked_in_at REAL,
+        PRIMARY KEY (code, day)
+    );
+    CREATE INDEX bookings_day ON bookings (day, department, slot);
+    ALTER TABLE tickets ADD COLUMN booking TEXT;
+    ALTER TABLE tickets ADD COLUMN slot REAL;
+    ALTER TABLE counters ADD COLUMN booked_streak INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -149,6 +168,7 @@ def _upsert(table: str, cols: list[str], key: str) -> str:
 SQL_TICKET = _upsert("tickets", TICKET_COLS, "id")
 SQL_VISIT = _upsert("visits", VISIT_COLS, "id")
 SQL_COUNTER = _upsert("counters", COUNTER_COLS, "number")
+SQL_BOOKING = _upsert("bookings", BOOKING_COLS, "code, day")
 SQL_RATING = f"INSERT INTO ratings ({', '.join(RATING_COLS)}) VALUES ({', '.join('?' * len(RATING_COLS))})"
 SQL_EVENT = f"INSERT INTO events ({', '.join(EVENT_COLS)}) VALUES ({', '.join('?' * len(EVENT_COLS))})"
 SQL_META = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value"
@@ -166,6 +186,7 @@ class Rows:
     counters: list[tuple] = field(default_factory=list)
     ratings: list[tuple] = field(default_factory=list)
     events: list[tuple] = field(default_factory=list)
+    bookings: list[tuple] = field(default_factory=list)
     #: (key, JSON) of each meta field the command changed.
     meta: list[tuple[str, str]] = field(default_factory=list)
     #: Further statements of the same transaction, in order: (SQL, parameters)
@@ -183,6 +204,7 @@ def rows_for(core: QueueCore, out: Outcome, views: dict[int, dict] | None = None
     rows.visits = [_row(core.visits[i]) for i in sorted(out.visits) if i in core.visits]
     rows.counters = [_row(core.counters[n]) for n in sorted(out.counters) if n in core.counters]
     rows.ratings = [_row(r) for r in out.ratings]
+    rows.bookings = [_row(core.bookings[c]) for c in sorted(out.bookings) if c in core.bookings]
     for ev in out.events:
         data = ev.data
         view = views.get(ev.ticket_id) if ev.ticket_id is not None else None
@@ -371,7 +393,13 @@ class Store:
         ratings = [Rating(*r) for r in await self._all(
             f"SELECT {', '.join(RATING_COLS)} FROM ratings WHERE day = ? OR day >= ?",
             day, since_day) if r[0] in loaded or r[2] == day]
-        core.load(meta, tickets, counters, visits, ratings)
+        core.load(meta, tickets, counters, visits, ratings, await self.bookings_from(day))
+
+    async def bookings_from(self, day: str) -> list[Booking]:
+        """The bookings of ``day`` and later."""
+        return [Booking(*r) for r in await self._all(
+            f"SELECT {', '.join(BOOKING_COLS)} FROM bookings WHERE day >= ? ORDER BY day, slot",
+            day)]
 
     async def _all(self, sql: str, *params: Any) -> list[tuple]:
         assert self.db is not None
@@ -522,6 +550,7 @@ class Store:
             merged.counters += rows.counters
             merged.ratings += rows.ratings
             merged.events += rows.events
+            merged.bookings += rows.bookings
             merged.extra += rows.extra
             meta.update(rows.meta)  # a later change's value of a field wins
         merged.meta = list(meta.items())
@@ -557,6 +586,7 @@ _STATEMENTS: tuple[tuple[str, Callable[[Rows], list]], ...] = (
     (SQL_TICKET, lambda r: r.tickets), (SQL_VISIT, lambda r: r.visits),
     (SQL_COUNTER, lambda r: r.counters), (SQL_RATING, lambda r: r.ratings),
     (SQL_EVENT, lambda r: r.events), (SQL_META, lambda r: r.meta),
+    (SQL_BOOKING, lambda r: r.bookings),
 )
 
 
