@@ -351,6 +351,7 @@ class QueueCore:
 
     def _add_waiting(self, t: Ticket) -> None:
         self.waiting[t.department][t.id] = t
+        self.estimator.queued(t)
         if t.priority:
             self._prio_waiting[t.department] += 1
         oldest = self._oldest.get(t.department, "unknown")
@@ -462,6 +463,7 @@ class QueueCore:
 
     def _dequeue(self, t: Ticket) -> None:
         if self.waiting[t.department].pop(t.id, None) is not None:
+            self.estimator.dequeued(t)
             if t.priority:
                 self._prio_waiting[t.department] -= 1
             if self._oldest.get(t.department) == t.queued_at:
