@@ -362,10 +362,12 @@ class Estimator:
 
     def group(self, department: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
         """The departments sharing counters with ``department``, and those counters."""
+        self._sync_config()
         return self._groups[department]
 
     def shared(self, department: str) -> bool:
         """Whether a counter serving ``department`` also serves another."""
+        self._sync_config()
         return len(self._groups[department][0]) > 1
 
     # --- learning -------------------------------------------------------
@@ -1020,6 +1022,7 @@ class Estimator:
         if not any(serving.values()):
             return run
         st = self._frozen()
+        occ_none = {code: self._occupancy(code, None, st) for code in depts}
         # Each department's four queues (as in :meth:`lookahead`), taken from
         # the sorted lists CHUNK tickets at a time as the calls get there:
         # [entries, position, band, priority?, overdue seconds, sorted keys,
@@ -1033,7 +1036,7 @@ class Estimator:
             four[2][3] = four[3][3] = True
             if serving[code]:
                 # The marker: a normal ticket issued now, behind everyone.
-                occ, var = self._occupancy(code, None, st)
+                occ, var = occ_none[code]
                 four[1][7].append((now, 1e15, occ, var, 1.0, 3, 0.0))
             run.queues[code] = four
         # Overtakers to come: fractional tickets at the learned rates.
@@ -1047,7 +1050,7 @@ class Estimator:
                 if lam * 3600 < 0.05:
                     continue
                 step = min(STREAM_STEP, 1.0 / lam)
-                occ, var = self._occupancy(code, None, st)
+                occ, var = occ_none[code]
                 streams.append([now + step / 2, step, lam * step, code, run.queues[code][which],
                                 occ, var])
         # All it reads of the learned state is fixed now: the copy ``st``, and
@@ -1055,11 +1058,13 @@ class Estimator:
         hz = self._hazards()
         offset = self._local(now).utcoffset()
         run.play = self._play(run, counters, streams, st, hz, self._cum_hazard,
-                              self._availability(), offset.total_seconds() if offset else 0.0)
+                              self._availability(), offset.total_seconds() if offset else 0.0,
+                              occ_none)
         return run
 
     def _play(self, run: _Run, counters: list, streams: list, st: Any, hz: list[float],
-              cum: list[float], avail: tuple[list[float], list[float]], off: float) -> Any:
+              cum: list[float], avail: tuple[list[float], list[float]], off: float,
+              occ_none: dict[str, tuple[float, float]]) -> Any:
         """Play the group's next calls forward with the center's call rule,
         exactly as :meth:`lookahead` does, recording when each waiting ticket
         is called and when each department's marker would be; it pauses
@@ -1072,7 +1077,7 @@ class Estimator:
         depts = tuple(queues)
         serving = run.serving
         tickets = self.src.tickets
-        occ_cache: dict[tuple[str, str | None], tuple[float, float]] = {}
+        occ_cache = {(code, None): ov for code, ov in occ_none.items()}
         occupancy = self._occupancy
         leaving = any(hz)
         edges = _LEAVE_EDGES_S
@@ -1127,6 +1132,9 @@ class Estimator:
         horizon = HORIZON + HORIZON_PER_COUNTER * len(counters)
         heap = [(c[0], i) for i, c in enumerate(counters)]
         heapq.heapify(heap)
+        live_get = live.get
+        due = avail[0]
+        mine = [[s for s in streams if s[3] in c[3]] for c in counters]
         t = now
         steps = picks = 0
         while needed and heap and steps < MAX_STEPS and picks < horizon:
@@ -1152,7 +1160,7 @@ class Estimator:
                 serves = next(((d,) for d in serves if live.get(d)), ())
             best_n = best_p = None
             for code in serves:
-                for q in live.get(code, ()):
+                for q in live_get(code, ()):
                     e = q[0][q[1]]
                     ov_s = q[4]
                     if ov_s is not None and e[0] + ov_s <= t:
@@ -1174,15 +1182,17 @@ class Estimator:
                     c[2] = 0
             if chosen is None:
                 # Nothing for this counter now: it waits for the next overtaker.
-                nxt = min((s[0] for s in streams if s[3] in c[3]), default=None)
-                if nxt is not None:
-                    heappush(heap, (nxt + react, i))
+                if mine[i]:
+                    heappush(heap, (min(s[0] for s in mine[i]) + react, i))
                 continue
             _, code, q, e = chosen
             picks += 1
             q[1] += 1
-            if q[1] >= len(q[0]) and not fill(q):
-                live[code].remove(q)
+            if q[1] >= len(q[0]):
+                if q[6] < len(q[5]) or q[7]:
+                    fill(q)
+                else:
+                    live[code].remove(q)
             kind = e[5]
             if kind == 3:
                 # A ticket issued now would be called here. It takes no
@@ -1208,7 +1218,16 @@ class Estimator:
                     w = exp(e[6] - (cum[j] + hz[j] * (waited - edges[j])))
             work = e[2] * w
             c[1] += e[3] * w + w * (1 - w) * e[2] * e[2]
-            heappush(heap, (advance(t, work, avail, off, c[4]), i))
+            # :meth:`_advance`, its first quarter hour inline (most often all).
+            if t >= c[4]:
+                local = (t + off) % 86400
+                a = due[int(local // SLOT)]
+                if a * (SLOT - local % SLOT) >= work:
+                    heappush(heap, (t + work / a, i))
+                else:
+                    heappush(heap, (advance(t, work, avail, off, c[4]), i))
+            else:
+                heappush(heap, (advance(t, work, avail, off, c[4]), i))
             if kind == 0:
                 yield
         if not needed:
@@ -1218,13 +1237,13 @@ class Estimator:
             rates = {}
             for code in depts:
                 n_serving = max(1, serving[code])
-                occ, var = occupancy(code, None, st)
-                mine = [c[1] for c in counters if code in c[3]] or [0.0]
+                occ, var = occ_none[code]
+                on = [c[1] for c in counters if code in c[3]] or [0.0]
                 step = occ / n_serving
                 if calls[code]:
                     step = max(step, (t - now) / calls[code])
                 base = last[code] if calls[code] else t
-                rates[code] = (base, step, sum(mine) / len(mine), var / n_serving)
+                rates[code] = (base, step, sum(on) / len(on), var / n_serving)
             run.tail = (rates, served)
         else:
             run.late = (max(0.0, (heap[0][0] if heap else now) - now), 0.0, served)
