@@ -27,9 +27,20 @@ queue — and plays the next calls forward with the center's own call rule
   rarely take two breaks in a row), so a ticket taken at 11:20 knows about
   lunch. A configured lunch is the prior, so the first day knows it too.
 
-One look-ahead answers both the ticket asked about and a ticket issued now
-behind it (the department view the server sends next); views are cached
-until the core changes.
+**Cost.** One look-ahead per group and state of the core answers every
+ticket of the group (its issue reply, its page) and every department view
+of it: it records when each waiting ticket is called and when a ticket
+issued now in each department would be (a *marker*, which takes no counter
+time, so each answer is what a look-ahead asked about that one ticket gives
+— :meth:`Estimator.lookahead`, kept as the reference and the uncached
+path). It is played only as far as the answers asked for need, and stale
+after each command, queue move or configuration change (what a command
+teaches the estimator after its reply's look-ahead shows from the next
+command on, as department views always did). Queues are kept sorted as
+tickets come and go, and taken a few tickets at a time; past a horizon of
+HORIZON calls (plus HORIZON_PER_COUNTER per counter) the wait is
+extrapolated from the rate the department was called at — so an ``issue``
+costs the same at 500 waiting as at 60.
 
 **What is learned** (state kept in :attr:`Estimator.state`, a JSON-able dict
 of a few kilobytes the server saves with the core's running state):
@@ -155,10 +166,12 @@ MAX_STEPS = 4000
 #: The cached look-ahead plays at most this many calls (plus this many per
 #: counter of the group) forward — and MAX_STEPS steps with the waits of idle
 #: counters for overtakers; tickets further back are extrapolated from
-#: the rate their department was called at (a queue that long is rare: the
-#: sample center's busiest days stay far below it). Queues are taken from
-#: the sorted lists CHUNK tickets at a time, as far as the calls get.
-HORIZON, HORIZON_PER_COUNTER = 64, 16
+#: the rate their department was called at. Calls include the fractional
+#: overtakers (most of them in a long look-ahead): the sample center's
+#: simulated days reach it a few times in ten (``motcua simulate --days 10``
+#: prints the same overall figures as without a horizon). Queues are taken
+#: from the sorted lists CHUNK tickets at a time, as far as the calls get.
+HORIZON, HORIZON_PER_COUNTER = 48, 8
 CHUNK = 16
 
 #: The learned state is saved at least this often (seconds of the core's
@@ -231,7 +244,7 @@ class _Run:
     did not reach is extrapolated from ``tail``."""
 
     __slots__ = ("version", "now", "serving", "called", "marks", "queues", "tail",
-                 "late", "max_prio", "play")
+                 "late", "max_prio", "play", "want")
 
     def __init__(self, version: int, now: float, serving: dict[str, int]) -> None:
         self.version = version
@@ -247,8 +260,10 @@ class _Run:
         #: Ran out of counters before reaching everyone: what they get.
         self.late = (0.0, 0.0, 0)
         self.max_prio = 1
-        #: The calls still to play (a generator), None when played out.
+        #: The calls still to play (a generator), None when played out; it
+        #: pauses when it records ``want`` (a ticket id, or a department's marker).
         self.play: Any = None
+        self.want: Any = None
 
 
 class Estimator:
@@ -957,9 +972,11 @@ class Estimator:
             found, key = run.marks, department
         else:
             found, key = run.called, ticket.id
-            if key not in found and key not in self.src.waiting.get(ticket.department, ()):
-                return (0.0, 0.0, 0)  # not waiting (already called)
+            if key not in found and (ticket.department not in run.queues
+                                     or key not in self.src.waiting[ticket.department]):
+                return (0.0, 0.0, 0)  # not waiting here (already called)
         raw = found.get(key)
+        run.want = key
         while raw is None and run.play is not None:
             try:
                 next(run.play)
@@ -1037,7 +1054,7 @@ class Estimator:
             if serving[code]:
                 # The marker: a normal ticket issued now, behind everyone.
                 occ, var = occ_none[code]
-                four[1][7].append((now, 1e15, occ, var, 1.0, 3, 0.0))
+                four[1][7].append((now, 1e15, occ, var, 1.0, 3, 0.0, (1, NORMAL_BAND, now, 1e15)))
             run.queues[code] = four
         # Overtakers to come: fractional tickets at the learned rates.
         streams = []
@@ -1068,7 +1085,8 @@ class Estimator:
         """Play the group's next calls forward with the center's call rule,
         exactly as :meth:`lookahead` does, recording when each waiting ticket
         is called and when each department's marker would be; it pauses
-        (yields) after each record. A ticket's record is what a look-ahead
+        (yields) once it has recorded what :meth:`_answer` waits for
+        (``run.want``). A ticket's record is what a look-ahead
         asked about that ticket alone gives: it is taken when picked, and
         markers take no counter time. Stops when everyone is recorded, or at
         the horizon (then :meth:`_beyond` extrapolates)."""
@@ -1091,6 +1109,7 @@ class Estimator:
             if j < len(keys):
                 code = q[8]
                 entries = q[0]
+                band = q[2]
                 for qa, tid in keys[j:j + CHUNK]:
                     key = (code, tickets[tid].procedure)
                     ov = occ_cache.get(key)
@@ -1101,7 +1120,7 @@ class Estimator:
                         w0 = now - qa
                         i = bisect_right(edges, w0) - 1
                         c0 = cum[i] + hz[i] * (w0 - edges[i])
-                    entries.append((qa, tid, ov[0], ov[1], 1.0, 0, c0))
+                    entries.append((qa, tid, ov[0], ov[1], 1.0, 0, c0, (1, band, qa, tid)))
                 q[6] = min(j + CHUNK, len(keys))
                 return True
             if q[7]:
@@ -1133,7 +1152,7 @@ class Estimator:
         heap = [(c[0], i) for i, c in enumerate(counters)]
         heapq.heapify(heap)
         live_get = live.get
-        due = avail[0]
+        due, rested = avail
         mine = [[s for s in streams if s[3] in c[3]] for c in counters]
         t = now
         steps = picks = 0
@@ -1141,19 +1160,24 @@ class Estimator:
             steps += 1
             t, i = heappop(heap)
             if t >= next_stream:
+                # Each due stream in turn feeds all it has due (as
+                # :meth:`lookahead` does: the same ids in the same order).
                 for s in streams:
+                    if s[0] > t:
+                        continue
+                    q = s[4]
+                    behind = q[6] < len(q[5]) or q[7]
                     while s[0] <= t:
                         vid += 1
-                        q = s[4]
-                        entry = (s[0], vid, s[5], s[6], s[2], 1, 0.0)
-                        if q[6] < len(q[5]) or q[7]:
+                        entry = (s[0], vid, s[5], s[6], s[2], 1, 0.0, (1, q[2], s[0], vid))
+                        if behind:
                             q[7].append(entry)  # behind the waiting tickets
                         else:
                             q[0].append(entry)
                             if q[1] == len(q[0]) - 1:  # it had run dry
                                 live[s[3]].append(q)
                         s[0] += s[1]
-                next_stream = min(s[0] for s in streams)
+                next_stream = min([s[0] for s in streams])
             c = counters[i]
             serves = c[3]
             if policy_pref:
@@ -1166,7 +1190,7 @@ class Estimator:
                     if ov_s is not None and e[0] + ov_s <= t:
                         r = (0, e[0] + ov_s, e[1])
                     else:
-                        r = (1, q[2], e[0], e[1])
+                        r = e[7]  # (1, band, queued_at, id), made once
                     if q[3]:
                         if best_p is None or r < best_p[0]:
                             best_p = (r, code, q, e)
@@ -1202,7 +1226,8 @@ class Estimator:
                 needed -= 1
                 c[2] = streak
                 heappush(heap, (t, i))
-                yield
+                if code == run.want:
+                    yield
                 continue
             w = e[4]
             if kind == 0:
@@ -1219,16 +1244,18 @@ class Estimator:
             work = e[2] * w
             c[1] += e[3] * w + w * (1 - w) * e[2] * e[2]
             # :meth:`_advance`, its first quarter hour inline (most often all).
-            if t >= c[4]:
-                local = (t + off) % 86400
+            local = (t + off) % 86400
+            room = SLOT - local % SLOT
+            if t < c[4]:
+                a = rested[int(local // SLOT)]
+                room = min(room, c[4] - t)
+            else:
                 a = due[int(local // SLOT)]
-                if a * (SLOT - local % SLOT) >= work:
-                    heappush(heap, (t + work / a, i))
-                else:
-                    heappush(heap, (advance(t, work, avail, off, c[4]), i))
+            if a * room >= work:
+                heappush(heap, (t + work / a, i))
             else:
                 heappush(heap, (advance(t, work, avail, off, c[4]), i))
-            if kind == 0:
+            if kind == 0 and e[1] == run.want:
                 yield
         if not needed:
             return
