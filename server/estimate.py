@@ -168,8 +168,8 @@ MAX_STEPS = 4000
 #: counters for overtakers; tickets further back are extrapolated from
 #: the rate their department was called at. Calls include the fractional
 #: overtakers (most of them in a long look-ahead): the sample center's
-#: simulated days reach it a few times in ten (``motcua simulate --days 10``
-#: prints the same overall figures as without a horizon). Queues are taken
+#: simulated days reach it 3 times in 10 days (``motcua simulate --days 10``,
+#: seeds 1 and 2, print the same overall figures as without it). Queues are taken
 #: from the sorted lists CHUNK tickets at a time, as far as the calls get.
 HORIZON, HORIZON_PER_COUNTER = 48, 8
 CHUNK = 16
