@@ -735,12 +735,11 @@ class QueueCore:
         if t.band == NORMAL_BAND and t.id == next(reversed(queue)):
             # The newest ticket: everyone waiting is ahead (O(1) fast path).
             ahead = (self._prio_waiting[t.department] if t.priority else len(queue)) - 1
-        elif t.priority:
-            # Priority tickets overtake normal ones: only priority tickets
-            # are really ahead (the estimate accounts for the mixing).
-            ahead = sum(1 for o in queue.values() if o.priority and o.key < t.key)
         else:
-            ahead = sum(1 for o in queue.values() if o.key < t.key)
+            # From the estimator's sorted queues. Priority tickets overtake
+            # normal ones: only priority tickets are really ahead of one (the
+            # estimate accounts for the mixing).
+            ahead = self.estimator.ahead(t)
         ts, _ = self._now()
         est = self.estimator.estimate(t.department, ts, t, remember=True)
         return {"ahead": ahead, **est.fields()}

@@ -564,6 +564,20 @@ class Estimator:
             else:  # not where it should be: build again when next needed
                 del self._order[t.department]
 
+    def ahead(self, t: Any) -> int:
+        """How many waiting tickets of its department are before ``t`` in
+        the queue order (only priority ones for a priority ticket)."""
+        lists = self._sorted(t.department)
+        key = (t.queued_at, t.id)
+        n = 0
+        for k in ((2, 3) if t.priority else (0, 1, 2, 3)):
+            band = FRONT_BAND if k % 2 == 0 else NORMAL_BAND
+            if band < t.band:
+                n += len(lists[k])
+            elif band == t.band:
+                n += bisect.bisect_left(lists[k], key)
+        return n
+
     def _sorted(self, code: str) -> list[list[tuple[float, int]]]:
         """A department's four sorted queues, built from the core's waiting
         tickets when first needed (or when out of step with them)."""

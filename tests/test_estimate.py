@@ -453,6 +453,8 @@ def test_the_cached_look_ahead_answers_as_the_uncached_one_all_day(monkeypatch):
                 for tid, t in _some(queue).items():
                     got, want = a._ahead_and_wait(t), b._ahead_and_wait(b.tickets[tid])
                     assert got == want, (action, t.number)
+                    assert got["ahead"] == sum(1 for o in queue.values() if o.key < t.key and (
+                        o.priority or not t.priority)), (action, t.number)
                     compared += 1
                     known += got["wait_minutes"] is not None and got["wait_minutes"] > 0
             continue
