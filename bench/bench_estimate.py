@@ -16,7 +16,11 @@ from — and times, in the same run:
   it, per view after some other change, per full snapshot and per ticket
   page — with the cached look-ahead (one per group and state, up to the
   horizon) beside the uncached path (``Estimator.cached = False``: a
-  look-ahead through the whole queue for every ticket) in the same run.
+  look-ahead through the whole queue for every ticket) in the same run;
+* what ``bench/bench_server.py`` does with an officer at every counter,
+  without the network and the disk (``--burst``): issues round robin over
+  all departments from empty queues, each with the view the server sends
+  after it, cached and uncached.
 
 Usage::
 
@@ -84,6 +88,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=200, help="calls per timing run")
     ap.add_argument("--lengths", default="10,100,500",
                     help="queue lengths for the cached/uncached table ('' to skip)")
+    ap.add_argument("--burst", type=int, default=3000,
+                    help="issues in the server-like burst (0 to skip)")
     args = ap.parse_args()
 
     config, core, clock, legacy = busy_core(args.profile, args.at)
@@ -151,6 +157,8 @@ def main() -> None:
           f"({len(core.waiting[d0])} waiting in {d0})")
     if args.lengths:
         queue_lengths(args.profile, args.at, [int(x) for x in args.lengths.split(",")], n)
+    if args.burst:
+        burst(args.burst)
 
 
 def queue_lengths(profile_name: str, at_hour: float, lengths: list[int], n: int) -> None:
@@ -213,6 +221,30 @@ def queue_lengths(profile_name: str, at_hour: float, lengths: list[int], n: int)
           "the server sends after it; * = after some other change (a look-ahead anew); "
           "page = each of 20 tickets' pages after one change; horizon hits: "
           "cached look-aheads stopped at the horizon and extrapolated")
+
+
+def burst(n: int) -> None:
+    """µs per issue and its department view, ``n`` issues round robin with an
+    officer at every counter (queues grow to n / departments)."""
+    from datetime import datetime, timezone
+    config = uncapped_config()
+    depts = [d.code for d in config.departments]
+    print(f"\nServer-like burst: an officer at every counter, {n:,} issues round robin "
+          f"(queues 0 → ~{n // len(depts)} per department), each with its department view:")
+    for cached in (False, True):
+        clock = SimClock(datetime(2026, 11, 24, 2, 0, tzinfo=timezone.utc))  # 09:00 local
+        core = QueueCore(config, clock)
+        core.estimator.cached = cached
+        for c, o in zip(config.counters, config.officers):
+            core.execute("login", counter=c.number, officer=o.id)
+        t0 = time.process_time()
+        for i in range(n):
+            out = core.execute("issue", department=depts[i % len(depts)])
+            for code in out.departments:
+                core.department_view(code)
+        us = (time.process_time() - t0) / n * 1e6
+        print(f"  {'cached' if cached else 'uncached':9s} {us:7.0f} µs per issue + view "
+              f"(horizon hits {core.estimator.horizon_hits})")
 
 
 if __name__ == "__main__":

@@ -172,7 +172,7 @@ MAX_STEPS = 4000
 #: seeds 1 and 2, print the same overall figures as without it). Queues are taken
 #: from the sorted lists CHUNK tickets at a time, as far as the calls get.
 HORIZON, HORIZON_PER_COUNTER = 48, 8
-CHUNK = 16
+CHUNK = 8
 
 #: The learned state is saved at least this often (seconds of the core's
 #: time), or after this many changes, whichever comes first.
