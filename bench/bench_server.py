@@ -296,7 +296,7 @@ class ServerProcess:
         if kind == "bare":
             cmd = [sys.executable, "-c", BARE_SERVER, str(db), str(self.port)]
         else:
-            cmd = [sys.executable, "-m", "motcua.cli", "serve", "--ignore-hours",
+            cmd = [sys.executable, "-m", "motcua.cli", "serve", "--ignore-hours", "--demo",
                    "--port", str(self.port), "--db", str(db), "--config", str(config)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      env=env, text=True)
@@ -316,10 +316,26 @@ class ServerProcess:
         self.proc.wait(10)
 
 
+async def staff_counters(url: str, config) -> list:
+    """An officer logged in at every counter (each counter's console stays
+    connected): the estimator then looks ahead through every queue, as in
+    opening hours, instead of answering "no counter open"."""
+    consoles = []
+    for c, o in zip(config.counters, config.officers):
+        ws, _ = await hello(url, "counter", f"bench-counter-{c.number}", counter=c.number)
+        reply = await request(ws, {"type": "login", "id": "login", "officer": o.id, "pin": "1234"})
+        assert reply["type"] == "reply", reply
+        consoles.append(ws)
+    return consoles
+
+
 async def issue_run(server: ServerProcess, args: argparse.Namespace,
-                    departments: list[str]) -> dict:
+                    departments: list[str], config=None) -> dict:
+    consoles = await staff_counters(server.url, config) if config is not None else []
     srv0, me0 = cpu_seconds(server.proc.pid), time.process_time()
     k = await kiosk_load(server.url, args.kiosks, args.tickets, departments)
+    for ws in consoles:
+        await ws.close()
     k["server_cpu"] = cpu_seconds(server.proc.pid) - srv0
     k["client_cpu"] = time.process_time() - me0
     k["cpu_us"] = k["server_cpu"] / max(1, k["issued"]) * 1e6
@@ -341,6 +357,9 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--dir", help="directory for the databases (default: a temp dir)")
+    parser.add_argument("--no-staffed", action="store_true",
+                        help="skip the runs with an officer at every counter (the wait "
+                             "estimator's look-ahead through growing queues)")
     args = parser.parse_args()
     from motcua.server.config import load_config
     config = load_config(None)
@@ -350,13 +369,16 @@ def main() -> None:
         tmpdir = Path(tmp)
         baseline = sqlite_baseline(tmpdir)
         cfg = bench_config(tmpdir)
-        bare_runs, motcua_runs = [], []
+        bare_runs, motcua_runs, staffed_runs = [], [], []
+        kinds = [("bare", bare_runs, None), ("motcua", motcua_runs, None)]
+        if not args.no_staffed:
+            kinds.append(("motcua", staffed_runs, config))
         for _ in range(args.runs):
-            # Alternate, so that a slow spell of the machine hits both.
-            for kind, runs in (("bare", bare_runs), ("motcua", motcua_runs)):
+            # Alternate, so that a slow spell of the machine hits all.
+            for kind, runs, staffed in kinds:
                 srv = ServerProcess(kind, tmpdir, cfg)
                 try:
-                    runs.append(asyncio.run(issue_run(srv, args, departments)))
+                    runs.append(asyncio.run(issue_run(srv, args, departments, staffed)))
                     if kind == "motcua":
                         metrics = http_get(srv.url.replace("ws://", "http://") + "/metrics")
                         figures = dict(line.rsplit(" ", 1) for line in metrics.splitlines()
@@ -392,6 +414,16 @@ def main() -> None:
     print(f"{'  changes per commit (group commit)':56} "
           f"{spread([r['per_commit'] for r in motcua_runs], '{:.1f}'):>22}")
     print(f"{'  refused issues':56} {sum(r['refused'] for r in motcua_runs):>22}")
+    if staffed_runs:
+        per_dept = args.tickets // len(departments)
+        label = f"motcua, an officer at every counter (queues to ~{per_dept:,})"
+        print(f"{label:56} {spread([r['rate'] for r in staffed_runs]):>22}")
+        print(f"{'  server CPU per ticket (µs)':56} "
+              f"{spread([r['cpu_us'] for r in staffed_runs]):>22}")
+        print(f"{'  issue latency p50 / p99 (ms)':56} "
+              f"{statistics.median([r['p50'] for r in staffed_runs]):>10.2f} / "
+              f"{statistics.median([r['p99'] for r in staffed_runs]):<9.2f}")
+        print(f"{'  refused issues':56} {sum(r['refused'] for r in staffed_runs):>22}")
     for n, f in fans.items():
         print(f"{f'call_next sent -> event at {n:,} displays p50 / p99 (ms)':56} "
               f"{f['send_p50']:>10.1f} / {f['send_p99']:<9.1f}")

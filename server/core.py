@@ -389,6 +389,7 @@ class QueueCore:
 
     def _add_waiting(self, t: Ticket) -> None:
         self.waiting[t.department][t.id] = t
+        self.estimator.queued(t)
         if t.priority:
             self._prio_waiting[t.department] += 1
         if t.slot is not None:
@@ -502,6 +503,7 @@ class QueueCore:
 
     def _dequeue(self, t: Ticket) -> None:
         if self.waiting[t.department].pop(t.id, None) is not None:
+            self.estimator.dequeued(t)
             if t.priority:
                 self._prio_waiting[t.department] -= 1
             if t.slot is not None:
@@ -888,12 +890,11 @@ class QueueCore:
             # The newest ticket: everyone waiting is ahead (O(1) fast path),
             # unless a booking checked in early is in line at its slot to come.
             ahead = (self._prio_waiting[t.department] if t.priority else len(queue)) - 1
-        elif t.priority:
-            # Priority tickets overtake normal ones: only priority tickets
-            # are really ahead (the estimate accounts for the mixing).
-            ahead = sum(1 for o in queue.values() if o.priority and o.key < t.key)
         else:
-            ahead = sum(1 for o in queue.values() if o.key < t.key)
+            # From the estimator's sorted queues. Priority tickets overtake
+            # normal ones: only priority tickets are really ahead of one (the
+            # estimate accounts for the mixing).
+            ahead = self.estimator.ahead(t)
         ts, _ = self._now()
         est = self.estimator.estimate(t.department, ts, t, remember=True)
         return {"ahead": ahead, **est.fields()}

@@ -27,9 +27,20 @@ queue — and plays the next calls forward with the center's own call rule
   rarely take two breaks in a row), so a ticket taken at 11:20 knows about
   lunch. A configured lunch is the prior, so the first day knows it too.
 
-One look-ahead answers both the ticket asked about and a ticket issued now
-behind it (the department view the server sends next); views are cached
-until the core changes.
+**Cost.** One look-ahead per group and state of the core answers every
+ticket of the group (its issue reply, its page) and every department view
+of it: it records when each waiting ticket is called and when a ticket
+issued now in each department would be (a *marker*, which takes no counter
+time, so each answer is what a look-ahead asked about that one ticket gives
+— :meth:`Estimator.lookahead`, kept as the reference and the uncached
+path). It is played only as far as the answers asked for need, and stale
+after each command, queue move or configuration change (what a command
+teaches the estimator after its reply's look-ahead shows from the next
+command on, as department views always did). Queues are kept sorted as
+tickets come and go, and taken a few tickets at a time; past a horizon of
+HORIZON calls (plus HORIZON_PER_COUNTER per counter) the wait is
+extrapolated from the rate the department was called at — so an ``issue``
+costs the same at 500 waiting as at 60.
 
 **What is learned** (state kept in :attr:`Estimator.state`, a JSON-able dict
 of a few kilobytes the server saves with the core's running state):
@@ -152,6 +163,16 @@ CAL_STEP = 0.02
 MIN_SPREAD = 40.0
 
 MAX_STEPS = 4000
+#: The cached look-ahead plays at most this many calls (plus this many per
+#: counter of the group) forward — and MAX_STEPS steps with the waits of idle
+#: counters for overtakers; tickets further back are extrapolated from
+#: the rate their department was called at. Calls include the fractional
+#: overtakers (most of them in a long look-ahead): the sample center's
+#: simulated days reach it 3 times in 10 days (``motcua simulate --days 10``,
+#: seeds 1 and 2, print the same overall figures as without it). Queues are taken
+#: from the sorted lists CHUNK tickets at a time, as far as the calls get.
+HORIZON, HORIZON_PER_COUNTER = 48, 8
+CHUNK = 8
 
 #: The learned state is saved at least this often (seconds of the core's
 #: time), or after this many changes, whichever comes first.
@@ -213,6 +234,38 @@ def lognormal_residual(mu: float, var: float, elapsed: float) -> float:
     return max(mean * _phi((mu + var - le) / sd) / tail - elapsed, 1.0)
 
 
+class _Run:
+    """One look-ahead through a group of departments sharing counters, from
+    one state of the core: when each waiting ticket is called, and a ticket
+    issued now in each department (a marker that takes no counter time).
+
+    ``called`` and ``marks`` hold (seconds from ``now``, the variance summed
+    on the calling counter, citizens called first). A ticket the horizon
+    did not reach is extrapolated from ``tail``."""
+
+    __slots__ = ("version", "now", "serving", "called", "marks", "queues", "tail",
+                 "late", "max_prio", "play", "want")
+
+    def __init__(self, version: int, now: float, serving: dict[str, int]) -> None:
+        self.version = version
+        self.now = now
+        self.serving = serving
+        self.called: dict[int, tuple[float, float, int]] = {}
+        self.marks: dict[str, tuple[float, float, int]] = {}
+        self.queues: dict[str, list[list]] = {}
+        #: Stopped at the horizon: per department (base time, seconds per
+        #: call, variance at the horizon, variance per call) and the count
+        #: called before the horizon.
+        self.tail: tuple[dict[str, tuple[float, float, float, float]], int] | None = None
+        #: Ran out of counters before reaching everyone: what they get.
+        self.late = (0.0, 0.0, 0)
+        self.max_prio = 1
+        #: The calls still to play (a generator), None when played out; it
+        #: pauses when it records ``want`` (a ticket id, or a department's marker).
+        self.play: Any = None
+        self.want: Any = None
+
+
 class Estimator:
     """Learns from what the core reports and answers wait estimates.
 
@@ -234,29 +287,62 @@ class Estimator:
         self._saved_at = -math.inf
         self._changes = 0
         self._last_ts = 0.0
-        self._tz = self.config.tz
-        rules = self.config.queue
-        self._rules = rules
-        self._overdue = {d.code: overdue_seconds(d.target_wait, rules.overdue_after)
-                         for d in self.config.departments}
-        self._groups = self._build_groups()
-        self._typical = {p.code: p.minutes * 60.0 for d in self.config.departments
-                         for p in d.procedures}
-        self._dept_typical = {d.code: d.typical_minutes * 60.0 for d in self.config.departments}
         # Estimates made at issue/transfer, kept to calibrate when called.
         self._memo: dict[tuple[int, int], tuple[float, float, float, int]] = {}
-        # Department views: (version, when, estimate), valid until anything
-        # changes (``_version``) or VIEW_SECONDS have passed.
+        # Department views of the uncached path: (version, when, estimate),
+        # valid until the next command (``_commands``) or VIEW_SECONDS have passed.
         self._views: dict[str, tuple[int, float, Estimate]] = {}
+        self._commands = 0
+        #: Bumped by every change of the core a look-ahead reads: each command
+        #: (:meth:`changed`, before it changes anything), each move in or out
+        #: of a queue, a new configuration. What a command teaches the
+        #: estimator after its look-ahead (the arrival it just issued) shows in
+        #: the next command's, as department views always did.
         self._version = 0
         self._last_free: dict[int, float] = {}
         self._avail_cache: tuple[list[float], list[float]] | None = None
-        self._lunch_slots: set[int] = set()
-        if self.config.lunch:
-            a, b = (t.hour * 3600 + t.minute * 60 for t in self.config.lunch)
-            self._lunch_slots = set(range(a // SLOT, (b + SLOT - 1) // SLOT))
+        #: One look-ahead per group of departments sharing counters (keyed by
+        #: the group's departments), valid while ``_version`` is unchanged.
+        self._runs: dict[tuple[str, ...], _Run] = {}
+        #: Each department's waiting tickets as four sorted lists of
+        #: (queued_at, id) — normal front, normal, priority front, priority —
+        #: kept in step by :meth:`queued` and :meth:`dequeued`.
+        self._order: dict[str, list[list[tuple[float, int]]]] = {}
+        #: False: every estimate is a fresh look-ahead through the whole
+        #: queue (the path before the cache; benchmarks and tests compare).
+        self.cached = True
+        #: How many look-aheads stopped at the horizon (and extrapolated).
+        self.horizon_hits = 0
+        self._configure(self.config)
         self._hazard_cache: list[float] | None = None
         self._cum_hazard: list[float] = []
+
+    def _configure(self, config: Any) -> None:
+        """Everything taken from the configuration (again when it changes live)."""
+        self.config = config
+        self._tz = config.tz
+        rules = config.queue
+        self._rules = rules
+        self._overdue = {d.code: overdue_seconds(d.target_wait, rules.overdue_after)
+                         for d in config.departments}
+        self._groups = self._build_groups()
+        self._typical = {p.code: p.minutes * 60.0 for d in config.departments
+                         for p in d.procedures}
+        self._dept_typical = {d.code: d.typical_minutes * 60.0 for d in config.departments}
+        self._lunch_slots: set[int] = set()
+        if config.lunch:
+            a, b = (t.hour * 3600 + t.minute * 60 for t in config.lunch)
+            self._lunch_slots = set(range(a // SLOT, (b + SLOT - 1) // SLOT))
+        self._avail_cache = None
+        self._views.clear()
+        self._runs.clear()
+        self._version += 1
+
+    def _sync_config(self) -> None:
+        """Follow a live configuration change of the core (a department
+        closed, a counter given other departments: other groups)."""
+        if self.src.config is not self.config:
+            self._configure(self.src.config)
 
     # --- state ----------------------------------------------------------
 
@@ -291,10 +377,12 @@ class Estimator:
 
     def group(self, department: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
         """The departments sharing counters with ``department``, and those counters."""
+        self._sync_config()
         return self._groups[department]
 
     def shared(self, department: str) -> bool:
         """Whether a counter serving ``department`` also serves another."""
+        self._sync_config()
         return len(self._groups[department][0]) > 1
 
     # --- learning -------------------------------------------------------
@@ -327,30 +415,34 @@ class Estimator:
             return self._typical[procedure]
         return self._dept_typical.get(department, 600.0)
 
-    def _ratio(self, department: str, procedure: str | None) -> float:
+    def _ratio(self, department: str, procedure: str | None, st: Any = None) -> float:
         """Learned service / typical minutes for a procedure: its own ratio,
         pulled towards its department's while it has few samples."""
-        r = (self.state["svc"].get(department) or (1.0,))[0]
-        own = self.state["proc"].get(procedure) if procedure is not None else None
+        st = st or self.state
+        r = (st["svc"].get(department) or (1.0,))[0]
+        own = st["proc"].get(procedure) if procedure is not None else None
         if not own:
             return r
         return (own[0] * own[1] + r * PROC_SHRINK) / (own[1] + PROC_SHRINK)
 
-    def service_stats(self, department: str, procedure: str | None) -> tuple[float, float]:
+    def service_stats(self, department: str, procedure: str | None,
+                      st: Any = None) -> tuple[float, float]:
         """Mean service seconds of a procedure and the squared coefficient of
-        variation; for ``None``, of whatever mix the department serves."""
-        svc = self.state["svc"].get(department)
+        variation; for ``None``, of whatever mix the department serves.
+        (``st``: a look-ahead's copy of the learned state, else the state.)"""
+        svc = (st or self.state)["svc"].get(department)
         r, cv2 = (svc[0], svc[1]) if svc else (1.0, SEED_CV2)
         if procedure is None or procedure not in self._typical:
             if svc and svc[3] is not None:
                 return svc[3], svc[4]
             return self._dept_typical.get(department, 600.0) * r, cv2 + 0.1
-        return self._typical[procedure] * self._ratio(department, procedure), cv2
+        return self._typical[procedure] * self._ratio(department, procedure, st), cv2
 
-    def service_log(self, department: str, procedure: str | None) -> tuple[float, float]:
+    def service_log(self, department: str, procedure: str | None,
+                    st: Any = None) -> tuple[float, float]:
         """Log-mean and log-variance of the lognormal with the learned mean and
         spread (for what remains of a service in progress)."""
-        mean, cv2 = self.service_stats(department, procedure)
+        mean, cv2 = self.service_stats(department, procedure, st)
         v = math.log(1 + cv2)
         return math.log(mean) - v / 2, v
 
@@ -374,8 +466,9 @@ class Estimator:
             return
         typical = self.typical_seconds(department, procedure)
         svc = self.state["svc"].get(department)
-        if svc is None:
-            svc = self.state["svc"][department] = [1.0, SEED_CV2, 0, None, SEED_CV2, []]
+        # Changed as new lists: a look-ahead keeps the old ones (:meth:`_frozen`).
+        svc = self.state["svc"][department] = [1.0, SEED_CV2, 0, None, SEED_CV2, []] \
+            if svc is None else list(svc)
         window = svc[5]
         # Whole numbers (ratio in thousandths, seconds): the state is saved
         # with every commit, and integers encode several times faster.
@@ -403,8 +496,7 @@ class Estimator:
         if procedure is not None and procedure in self._typical:
             ratio = min(max(seconds / typical, lo), hi)
             own = self.state["proc"].get(procedure)
-            if own is None:
-                own = self.state["proc"][procedure] = [ratio, 0]
+            own = self.state["proc"][procedure] = [ratio, 0] if own is None else list(own)
             own[0] += max(1.0 / (own[1] + 1), PROC_ALPHA_MIN) * (ratio - own[0])
             own[1] += 1
 
@@ -442,8 +534,63 @@ class Estimator:
         return r
 
     def changed(self) -> None:
-        """The core's state is about to change: cached views are stale."""
+        """The core's state is about to change: cached look-aheads are stale."""
         self._version += 1
+        self._commands += 1
+
+    # --- the queues in call order, kept up to date -----------------------
+
+    @staticmethod
+    def _kind(t: Any) -> int:
+        return (2 if t.priority else 0) + (t.band != FRONT_BAND)
+
+    def queued(self, t: Any) -> None:
+        """A ticket joined its department's waiting queue (the core tells)."""
+        self._version += 1
+        lists = self._order.get(t.department)
+        if lists is not None:
+            bisect.insort(lists[self._kind(t)], (t.queued_at, t.id))
+
+    def dequeued(self, t: Any) -> None:
+        """A ticket left its department's waiting queue (before it changes)."""
+        self._version += 1
+        lists = self._order.get(t.department)
+        if lists is not None:
+            keys = lists[self._kind(t)]
+            key = (t.queued_at, t.id)
+            i = bisect.bisect_left(keys, key)
+            if i < len(keys) and keys[i] == key:
+                del keys[i]
+            else:  # not where it should be: build again when next needed
+                del self._order[t.department]
+
+    def ahead(self, t: Any) -> int:
+        """How many waiting tickets of its department are before ``t`` in
+        the queue order (only priority ones for a priority ticket)."""
+        lists = self._sorted(t.department)
+        key = (t.queued_at, t.id)
+        n = 0
+        for k in ((2, 3) if t.priority else (0, 1, 2, 3)):
+            band = FRONT_BAND if k % 2 == 0 else NORMAL_BAND
+            if band < t.band:
+                n += len(lists[k])
+            elif band == t.band:
+                n += bisect.bisect_left(lists[k], key)
+        return n
+
+    def _sorted(self, code: str) -> list[list[tuple[float, int]]]:
+        """A department's four sorted queues, built from the core's waiting
+        tickets when first needed (or when out of step with them)."""
+        lists = self._order.get(code)
+        waiting = self.src.waiting[code]
+        if lists is None or sum(map(len, lists)) != len(waiting):
+            lists = [[], [], [], []]
+            for t in waiting.values():
+                lists[self._kind(t)].append((t.queued_at, t.id))
+            for keys in lists:
+                keys.sort()
+            self._order[code] = lists
+        return lists
 
     def saved(self) -> str:
         """The learned state as JSON text, for the server to save with the
@@ -691,13 +838,23 @@ class Estimator:
             return sum(rest) / len(rest)
         return 120.0  # longer than any seen: back any moment
 
-    def _occupancy(self, department: str, procedure: str | None) -> tuple[float, float]:
+    def _frozen(self) -> dict[str, Any]:
+        """What :meth:`_occupancy` reads of the learned state, as it is now
+        (a look-ahead played on later reads this copy, not what was learned
+        since; service lists are replaced, never changed, when learned)."""
+        st = self.state
+        return {"svc": dict(st["svc"]), "proc": dict(st["proc"]), "walk": tuple(st["walk"]),
+                "gap": tuple(st["gap"]), "ns": tuple(st["ns"])}
+
+    def _occupancy(self, department: str, procedure: str | None,
+                   st: Any = None) -> tuple[float, float]:
         """Expected counter seconds a waiting citizen will take, and the variance."""
-        mu, v = self.service_log(department, procedure)
+        st = st or self.state
+        mu, v = self.service_log(department, procedure, st)
         mean = math.exp(mu + v / 2)
-        walk = self.state["walk"][0]
-        gap = self.state["gap"][0]
-        p, ns_s, _ = self.state["ns"]
+        walk = st["walk"][0]
+        gap = st["gap"][0]
+        p, ns_s, _ = st["ns"]
         shown = walk + mean
         occ = (1 - p) * shown + p * ns_s + gap
         var = (1 - p) * mean * mean * (math.exp(v) - 1) + p * (1 - p) * (shown - ns_s) ** 2
@@ -738,29 +895,53 @@ class Estimator:
                  remember: bool = False) -> Estimate:
         """The wait of ``ticket`` (waiting in ``department``), or of a normal
         ticket issued there now. ``remember`` keeps it to calibrate against
-        the real wait when the ticket is called."""
+        the real wait when the ticket is called.
+
+        One look-ahead per group of departments and state of the core
+        answers every ticket and every department view of the group; the
+        core's changes (commands, queue moves, what the estimator learns,
+        a new configuration) make it stale."""
+        self._sync_config()
         dept = self.config.department(department)
         if dept is None:
             return Estimate(None, unknown=DEPARTMENT_CLOSED)
         if not dept.open and ticket is None:
             return Estimate(None, unknown=DEPARTMENT_CLOSED)
+        if not self.cached:
+            return self._estimate_uncached(department, now, ticket, remember)
+        raw = self._answer(self._group_run(department, now), department, ticket)
+        if raw is None:
+            return Estimate(None, unknown=NO_OPEN_COUNTER)
+        seconds, var, served = raw
+        if remember and ticket is not None:
+            key = (ticket.id, ticket.transfers)
+            if key not in self._memo:
+                self._memo[key] = (seconds, math.sqrt(var + MIN_SPREAD ** 2), now,
+                                   self.regime(served))
+        return self._calibrated(seconds, var, served)
+
+    def _estimate_uncached(self, department: str, now: float, ticket: Any,
+                           remember: bool) -> Estimate:
+        """The estimate as made before the cache: a look-ahead through the
+        whole queue for each ticket, department views reused while nothing
+        changes (the baseline of ``bench/bench_estimate.py``)."""
         if ticket is None:
             cached = self._views.get(department)
-            if cached is not None and cached[0] == self._version and abs(cached[1] - now) < VIEW_SECONDS:
+            if cached is not None and cached[0] == self._commands and abs(cached[1] - now) < VIEW_SECONDS:
                 return cached[2]
         # One look-ahead answers both the ticket and a ticket issued now
         # behind it (the department view the server sends next).
         raw = self.lookahead(department, now, ticket, also_new=ticket is not None)
         if raw is None:
             est = Estimate(None, unknown=NO_OPEN_COUNTER)
-            self._views[department] = (self._version, now, est)
+            self._views[department] = (self._commands, now, est)
             return est
         if ticket is not None and raw[1] is not None:
-            self._views[department] = (self._version, now, self._calibrated(*raw[1]))
+            self._views[department] = (self._commands, now, self._calibrated(*raw[1]))
         seconds, var, served = raw[0] if ticket is not None else raw[1]
         if ticket is None:
             est = self._calibrated(seconds, var, served)
-            self._views[department] = (self._version, now, est)
+            self._views[department] = (self._commands, now, est)
             return est
         spread = math.sqrt(var + MIN_SPREAD ** 2)
         regime = self.regime(served)
@@ -780,6 +961,333 @@ class Estimator:
         minutes = round(point)
         lo, hi = min(math.floor(low), minutes), max(math.ceil(high), minutes)
         return Estimate(minutes, lo, max(hi, lo), None, seconds, spread)
+
+    # --- the cached look-ahead: one per group and state ---------------------
+
+    def _group_run(self, department: str, now: float) -> _Run:
+        """The look-ahead of ``department``'s group for the core's state now:
+        the cached one while nothing has changed (and, asked again later,
+        for up to VIEW_SECONDS), else a new one."""
+        depts, numbers = self._groups[department]
+        run = self._runs.get(depts)
+        if run is None or run.version != self._version or not (
+                run.now == now or abs(run.now - now) < VIEW_SECONDS):
+            run = self._runs[depts] = self._look_ahead(depts, numbers, now)
+        return run
+
+    def _answer(self, run: _Run, department: str, ticket: Any) -> tuple[float, float, int] | None:
+        """(seconds, variance, called first) for ``ticket`` or for a ticket
+        issued now in ``department``; None when no counter serves it. The
+        look-ahead is played on only as far as the answer needs."""
+        serving = run.serving.get(department, 0)
+        if not serving:
+            return None
+        if ticket is None:
+            found, key = run.marks, department
+        else:
+            found, key = run.called, ticket.id
+            if key not in found and (ticket.department not in run.queues
+                                     or key not in self.src.waiting[ticket.department]):
+                return (0.0, 0.0, 0)  # not waiting here (already called)
+        raw = found.get(key)
+        run.want = key
+        while raw is None and run.play is not None:
+            try:
+                next(run.play)
+            except StopIteration:
+                run.play = None
+            raw = found.get(key)
+        if raw is None:
+            raw = self._beyond(run, department, ticket)
+        return (raw[0], raw[1] / serving, raw[2])
+
+    def _beyond(self, run: _Run, department: str, ticket: Any) -> tuple[float, float, int]:
+        """A ticket the look-ahead did not reach: past the horizon, from the
+        rate its department was called at before it."""
+        if run.tail is None:
+            return run.late
+        rates, served = run.tail
+        code = department if ticket is None else ticket.department
+        base, step, var0, dvar = rates[code]
+        four = run.queues[code]
+
+        def left(k: int) -> int:  # waiting tickets of queue k not yet called
+            q = four[k]
+            return len(q[5]) - min(q[1], q[6])
+
+        if ticket is None:
+            ahead = sum(left(k) for k in range(4))
+        else:
+            k = self._kind(ticket)
+            q = four[k]
+            ahead = bisect.bisect_left(q[5], (ticket.queued_at, ticket.id)) - min(q[1], q[6])
+            if k & 1:  # normal band: the front of its kind goes first
+                ahead += left(k - 1)
+            if k < 2:  # priority tickets overtake a normal one
+                ahead += left(2) + left(3)
+            else:  # a normal one now and then between priority tickets
+                ahead += min(left(0) + left(1), ahead // run.max_prio)
+        n = ahead + 1
+        return (base + n * step - run.now, var0 + n * dvar, served + ahead)
+
+    def _look_ahead(self, depts: tuple[str, ...], numbers: tuple[int, ...], now: float) -> _Run:
+        """A look-ahead of the group from the core's state now, ready to be
+        played (:meth:`_play`): the counters, the queues, the overtakers to
+        come, and a copy of what it reads of the learned state."""
+        counters = []
+        serving = dict.fromkeys(depts, 0)
+        for n in numbers:
+            state = self.src.counters[n]
+            if state.status not in (OPEN, PAUSED):
+                continue
+            cfg = self.config.counter(n)
+            serves = cfg.departments if cfg else ()
+            for code in serves:
+                if code in serving:
+                    serving[code] += 1
+            free, var = self._counter_rest(state, now)
+            rested = free + RESTED_SECONDS if state.status == PAUSED else self._rested_until(n)
+            counters.append([free, var, state.priority_streak, serves, rested])
+        run = _Run(self._version, now, serving)
+        run.max_prio = max(1, self._rules.max_priority_in_row)
+        if not any(serving.values()):
+            return run
+        st = self._frozen()
+        occ_none = {code: self._occupancy(code, None, st) for code in depts}
+        # Each department's four queues (as in :meth:`lookahead`), taken from
+        # the sorted lists CHUNK tickets at a time as the calls get there:
+        # [entries, position, band, priority?, overdue seconds, sorted keys,
+        #  keys taken, entries that follow the keys (the marker, overtakers),
+        #  department].
+        for code in depts:
+            ov_s = self._overdue[code]
+            four = [[[], 0, FRONT_BAND, False, ov_s, keys, 0, [], code]
+                    for keys in self._sorted(code)]
+            four[1][2] = four[3][2] = NORMAL_BAND
+            four[2][3] = four[3][3] = True
+            if serving[code]:
+                # The marker: a normal ticket issued now, behind everyone.
+                occ, var = occ_none[code]
+                four[1][7].append((now, 1e15, occ, var, 1.0, 3, 0.0, (1, NORMAL_BAND, now, 1e15)))
+            run.queues[code] = four
+        # Overtakers to come: fractional tickets at the learned rates.
+        streams = []
+        kinds = [("p", 3), ("f", 0)]
+        if self._rules.call_policy == "preference":
+            kinds.append(("a", 1))
+        for code in depts:
+            for kind, which in kinds:
+                lam = self.rate(code, kind, now)
+                if lam * 3600 < 0.05:
+                    continue
+                step = min(STREAM_STEP, 1.0 / lam)
+                occ, var = occ_none[code]
+                streams.append([now + step / 2, step, lam * step, code, run.queues[code][which],
+                                occ, var])
+        # All it reads of the learned state is fixed now: the copy ``st``, and
+        # the hazards and availabilities (rebuilt as new lists when learned).
+        hz = self._hazards()
+        offset = self._local(now).utcoffset()
+        run.play = self._play(run, counters, streams, st, hz, self._cum_hazard,
+                              self._availability(), offset.total_seconds() if offset else 0.0,
+                              occ_none)
+        return run
+
+    def _play(self, run: _Run, counters: list, streams: list, st: Any, hz: list[float],
+              cum: list[float], avail: tuple[list[float], list[float]], off: float,
+              occ_none: dict[str, tuple[float, float]]) -> Any:
+        """Play the group's next calls forward with the center's call rule,
+        exactly as :meth:`lookahead` does, recording when each waiting ticket
+        is called and when each department's marker would be; it pauses
+        (yields) once it has recorded what :meth:`_answer` waits for
+        (``run.want``). A ticket's record is what a look-ahead
+        asked about that ticket alone gives: it is taken when picked, and
+        markers take no counter time. Stops when everyone is recorded, or at
+        the horizon (then :meth:`_beyond` extrapolates)."""
+        now = run.now
+        queues = run.queues
+        depts = tuple(queues)
+        serving = run.serving
+        tickets = self.src.tickets
+        occ_cache = {(code, None): ov for code, ov in occ_none.items()}
+        occupancy = self._occupancy
+        leaving = any(hz)
+        edges = _LEAVE_EDGES_S
+        bisect_right = bisect.bisect_right
+        exp = math.exp
+        needed = 0
+
+        def fill(q: list) -> bool:
+            """Entries for the queue to go on with; False when it is empty."""
+            keys, j = q[5], q[6]
+            if j < len(keys):
+                code = q[8]
+                entries = q[0]
+                band = q[2]
+                for qa, tid in keys[j:j + CHUNK]:
+                    key = (code, tickets[tid].procedure)
+                    ov = occ_cache.get(key)
+                    if ov is None:
+                        ov = occ_cache[key] = occupancy(code, key[1], st)
+                    c0 = 0.0
+                    if leaving:
+                        w0 = now - qa
+                        i = bisect_right(edges, w0) - 1
+                        c0 = cum[i] + hz[i] * (w0 - edges[i])
+                    entries.append((qa, tid, ov[0], ov[1], 1.0, 0, c0, (1, band, qa, tid)))
+                q[6] = min(j + CHUNK, len(keys))
+                return True
+            if q[7]:
+                q[0].extend(q[7])
+                q[7].clear()
+                return True
+            return False
+
+        live: dict[str, list[list]] = {}
+        for code in depts:
+            four = queues[code]
+            if serving[code]:
+                needed += 1 + sum(len(q[5]) for q in four)
+            live[code] = [q for q in four if fill(q)]
+        next_stream = min((s[0] for s in streams), default=math.inf)
+        vid = 2e15
+        advance = self._advance
+        heappush, heappop = heapq.heappush, heapq.heappop
+        policy_pref = self._rules.call_policy == "preference"
+        max_prio = self._rules.max_priority_in_row
+        react = st["gap"][0]
+        served = 0
+        called = run.called
+        marks = run.marks
+        # Per department: calls of its waiting tickets, and the last one's time.
+        calls = dict.fromkeys(depts, 0)
+        last = dict.fromkeys(depts, now)
+        horizon = HORIZON + HORIZON_PER_COUNTER * len(counters)
+        heap = [(c[0], i) for i, c in enumerate(counters)]
+        heapq.heapify(heap)
+        live_get = live.get
+        due, rested = avail
+        mine = [[s for s in streams if s[3] in c[3]] for c in counters]
+        t = now
+        steps = picks = 0
+        while needed and heap and steps < MAX_STEPS and picks < horizon:
+            steps += 1
+            t, i = heappop(heap)
+            if t >= next_stream:
+                # Each due stream in turn feeds all it has due (as
+                # :meth:`lookahead` does: the same ids in the same order).
+                for s in streams:
+                    if s[0] > t:
+                        continue
+                    q = s[4]
+                    behind = q[6] < len(q[5]) or q[7]
+                    while s[0] <= t:
+                        vid += 1
+                        entry = (s[0], vid, s[5], s[6], s[2], 1, 0.0, (1, q[2], s[0], vid))
+                        if behind:
+                            q[7].append(entry)  # behind the waiting tickets
+                        else:
+                            q[0].append(entry)
+                            if q[1] == len(q[0]) - 1:  # it had run dry
+                                live[s[3]].append(q)
+                        s[0] += s[1]
+                next_stream = min([s[0] for s in streams])
+            c = counters[i]
+            serves = c[3]
+            if policy_pref:
+                serves = next(((d,) for d in serves if live.get(d)), ())
+            best_n = best_p = None
+            for code in serves:
+                for q in live_get(code, ()):
+                    e = q[0][q[1]]
+                    ov_s = q[4]
+                    if ov_s is not None and e[0] + ov_s <= t:
+                        r = (0, e[0] + ov_s, e[1])
+                    else:
+                        r = e[7]  # (1, band, queued_at, id), made once
+                    if q[3]:
+                        if best_p is None or r < best_p[0]:
+                            best_p = (r, code, q, e)
+                    elif best_n is None or r < best_n[0]:
+                        best_n = (r, code, q, e)
+            streak = c[2]
+            if best_p is not None and (best_n is None or streak < max_prio):
+                chosen = best_p
+                c[2] += 1
+            else:
+                chosen = best_n
+                if chosen is not None:
+                    c[2] = 0
+            if chosen is None:
+                # Nothing for this counter now: it waits for the next overtaker.
+                if mine[i]:
+                    heappush(heap, (min(s[0] for s in mine[i]) + react, i))
+                continue
+            _, code, q, e = chosen
+            picks += 1
+            q[1] += 1
+            if q[1] >= len(q[0]):
+                if q[6] < len(q[5]) or q[7]:
+                    fill(q)
+                else:
+                    live[code].remove(q)
+            kind = e[5]
+            if kind == 3:
+                # A ticket issued now would be called here. It takes no
+                # counter time (nobody is behind it): the counter picks again
+                # as if it had not been there.
+                marks[code] = (t - now, c[1], served)
+                needed -= 1
+                c[2] = streak
+                heappush(heap, (t, i))
+                if code == run.want:
+                    yield
+                continue
+            w = e[4]
+            if kind == 0:
+                called[e[1]] = (t - now, c[1], served)
+                needed -= 1
+                served += 1
+                calls[code] += 1
+                last[code] = t
+                if leaving and t > now:
+                    # A citizen waiting now may have given up by the time called.
+                    waited = t - e[0]
+                    j = bisect_right(edges, waited) - 1
+                    w = exp(e[6] - (cum[j] + hz[j] * (waited - edges[j])))
+            work = e[2] * w
+            c[1] += e[3] * w + w * (1 - w) * e[2] * e[2]
+            # :meth:`_advance`, its first quarter hour inline (most often all).
+            local = (t + off) % 86400
+            room = SLOT - local % SLOT
+            if t < c[4]:
+                a = rested[int(local // SLOT)]
+                room = min(room, c[4] - t)
+            else:
+                a = due[int(local // SLOT)]
+            if a * room >= work:
+                heappush(heap, (t + work / a, i))
+            else:
+                heappush(heap, (advance(t, work, avail, off, c[4]), i))
+            if kind == 0 and e[1] == run.want:
+                yield
+        if not needed:
+            return
+        if heap and picks >= horizon:
+            self.horizon_hits += 1
+            rates = {}
+            for code in depts:
+                n_serving = max(1, serving[code])
+                occ, var = occ_none[code]
+                on = [c[1] for c in counters if code in c[3]] or [0.0]
+                step = occ / n_serving
+                if calls[code]:
+                    step = max(step, (t - now) / calls[code])
+                base = last[code] if calls[code] else t
+                rates[code] = (base, step, sum(on) / len(on), var / n_serving)
+            run.tail = (rates, served)
+        else:
+            run.late = (max(0.0, (heap[0][0] if heap else now) - now), 0.0, served)
 
     def lookahead(self, department: str, now: float, ticket: Any = None,
                   also_new: bool = False) -> tuple[Any, Any] | None:

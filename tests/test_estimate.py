@@ -380,3 +380,193 @@ def test_the_learned_state_is_saved_as_text_now_and_then(clock):
     clock.advance(minutes=2)
     core.issue("TP", "TP01")
     assert core.meta_dict()["estimator"] != after
+
+
+# --- issue 16: one cached look-ahead per group and state ----------------------
+
+def _lockstep_day(config, day, seed, until=24.0):
+    """The same simulated day on two cores, the cached estimator against the
+    uncached one (a look-ahead through the whole queue for every ticket)."""
+    from motcua.sim.model import DaySimulation
+    from motcua.sim.profile import Profile
+    from motcua.sim.run import SimClock, day_rng
+
+    clock = SimClock()
+    cached, uncached = QueueCore(config, clock), QueueCore(config, clock)
+    uncached.estimator.cached = False
+    sim = DaySimulation(config, Profile.for_config(config, 0.8), day, day_rng(seed, day))
+    while (action := sim.next_action()) is not None and action.at < until * 3600:
+        clock.now = sim.timestamp(action.at)
+        outs = []
+        for core in (cached, uncached):
+            try:
+                outs.append((core.execute(action.kind, **action.args).result, None))
+            except core_module.QueueError as e:
+                outs.append((None, e.code))
+        yield action, outs, cached, uncached
+        sim.feed(action, *outs[0])
+
+
+def _some(queue):
+    """The first and the last waiting ticket of a queue (by id)."""
+    ids = list(queue)
+    return {tid: queue[tid] for tid in ids[:1] + ids[-1:]}
+
+
+def test_the_cached_look_ahead_answers_as_the_uncached_one_all_day(monkeypatch):
+    # Lunch, ageing and shared counters: every issue, call, start, finish,
+    # pause, transfer and cancel of a busy day, and after each of them every
+    # department view and every waiting ticket's page, on both cores. The
+    # horizon (an approximation of its own, tested below) is out of reach:
+    # this day's queues are long.
+    monkeypatch.setattr(est_module, "HORIZON", 100_000)
+    cfg = parse_config({**_raw(overdue_after=1.0),
+                        "center": {**_raw()["center"], "lunch": ["11:30", "13:00"]}})
+    kinds: dict[str, int] = {}
+    compared = known = later = 0
+    fields = ("ahead", "wait_minutes", "wait_range", "wait_unknown")
+    refs: dict[tuple[str, ...], tuple[float, dict]] = {}
+    for action, outs, a, b in _lockstep_day(cfg, datetime(2026, 11, 23).date(), "lockstep",
+                                            until=12.0):
+        est = a.estimator
+        if not refs:
+            real = est._look_ahead
+
+            def spy(depts, numbers, now, real=real, est=est, a=a):
+                # Each new look-ahead: the uncached answers from the same state.
+                want = {}
+                for code in depts:
+                    want[code] = est.lookahead(code, now)
+                    for tid, t in _some(a.waiting[code]).items():
+                        want[tid] = est.lookahead(code, now, t)
+                refs[depts] = (now, want)
+                return real(depts, numbers, now)
+            est._look_ahead = spy
+        kinds[action.kind] = kinds.get(action.kind, 0) + 1
+        (ra, ea), (rb, eb) = outs
+        assert ea == eb, action
+        estimated = ra is not None and "wait_minutes" in ra
+        if not estimated:
+            for d in cfg.departments:
+                assert a.department_view(d.code) == b.department_view(d.code), (action, d.code)
+            for code, queue in a.waiting.items():
+                for tid, t in _some(queue).items():
+                    got, want = a._ahead_and_wait(t), b._ahead_and_wait(b.tickets[tid])
+                    assert got == want, (action, t.number)
+                    assert got["ahead"] == sum(1 for o in queue.values() if o.key < t.key and (
+                        o.priority or not t.priority)), (action, t.number)
+                    compared += 1
+                    known += got["wait_minutes"] is not None and got["wait_minutes"] > 0
+            continue
+        # Issue and transfer: the reply's own estimate.
+        assert {k: ra[k] for k in fields} == {k: rb[k] for k in fields}, action
+        # The views and the pages: the uncached core looks ahead anew, after
+        # what this command taught the estimator (and its view of the reply's
+        # department came from the reply's look-ahead, where the new ticket
+        # surely stays); the cached one answers from the look-ahead made from
+        # the state the reply saw — as an uncached one from that state does.
+        now = a.clock().timestamp()
+        for d in cfg.departments:
+            got = est.estimate(d.code, now)  # (a new look-ahead if the group changed)
+            now, want = refs[est.group(d.code)[0]]
+            raw = want[d.code]
+            if d.open:
+                assert got == (est._calibrated(*raw[1]) if raw else
+                               est_module.Estimate(None, unknown="no_open_counter")), action
+            for tid, t in _some(a.waiting[d.code]).items():
+                raw = want[tid]
+                if raw is not None:
+                    assert est.estimate(d.code, now, t) == est._calibrated(*raw[0]), action
+                    later += 1
+    for kind in ("issue", "call_next", "start", "finish", "pause", "resume", "transfer"):
+        assert kinds.get(kind, 0) > 0, kinds
+    assert compared > 1000 and known > 800 and later > 300, (compared, known, later)
+    assert a.estimator.horizon_hits == 0
+
+
+def test_any_change_makes_the_cached_look_ahead_stale(clock):
+    core = new_core(clock, 1, 2)
+    for _ in range(6):
+        core.issue("TP", "TP01")
+    core.tick()  # (the last issue's own look-ahead came before it learned the arrival)
+    est = core.estimator
+    now = clock.now.timestamp()
+    last = list(core.waiting["TP"].values())[-1]
+    before = est.estimate("TP", now, last)
+    view = est.estimate("TP", now)
+
+    def fresh(ticket=None):
+        raw = est.lookahead("TP", now, ticket)
+        return est._calibrated(*(raw[0] if ticket is not None else raw[1]))
+
+    assert before == fresh(last) and view == fresh()
+    # At the same instant, counter 2 pauses: the queue moves at half speed.
+    core.pause(2, "Họp")
+    after = est.estimate("TP", now, last)
+    assert after == fresh(last) and after.seconds > before.seconds + 600
+    assert est.estimate("TP", now) == fresh() != view
+    core.call_next(1)
+    assert est.estimate("TP", now, last) == fresh(last)
+    after = fresh(last)
+    # A ticket put back in the queue by hand (no command: the queue hook alone).
+    t = core.tickets[core.counters[1].ticket_id]
+    core._dequeue(last)
+    moved = est.estimate("TP", now)
+    assert moved == fresh() and moved.seconds < est.estimate("TP", now).seconds + 1
+    core._add_waiting(last)
+    assert est.estimate("TP", now, last) == fresh(last) == after
+    assert t.status == core_module.CALLED
+
+
+def test_one_look_ahead_answers_a_whole_group(clock, monkeypatch):
+    core = new_core(clock, 1, 2, 3)
+    for i in range(12):
+        core.issue("TP" if i % 3 else "XD", None, "elderly" if i == 7 else None)
+    est = core.estimator
+    runs = []
+    real = est._look_ahead
+    monkeypatch.setattr(est, "_look_ahead", lambda *a: runs.append(a) or real(*a))
+    est.changed()
+    views = [core.department_view(code) for code in ("TP", "XD")]
+    pages = [core._ahead_and_wait(t) for code in ("TP", "XD") for t in core.waiting[code].values()]
+    assert len(runs) == 1  # TP and XD share counter 2: one group, one look-ahead
+    assert all(v["wait_minutes"] is not None for v in views)
+    assert all(p["wait_minutes"] is not None for p in pages)
+    core.department_view("PHI")  # another group: its own
+    assert len(runs) == 2
+
+
+def test_the_estimator_follows_live_configuration_changes(clock):
+    core = new_core(clock, 1, 2, 3)
+    for _ in range(4):
+        core.issue("TP", "TP01")
+        core.issue("XD", "XD01")
+    assert core.estimator.shared("TP")
+    core.configure({"kind": "close_department", "department": "XD"})
+    assert core.department_view("XD")["wait_unknown"] == "department_closed"
+    # Counter 2 now serves XD only: TP and XD are no longer one group.
+    core.configure({"kind": "set_counter_departments", "counter": 2, "departments": ["XD"]})
+    assert not core.estimator.shared("TP")
+    assert core.estimator.group("TP") == (("TP",), (1,))
+    now = clock.now.timestamp()
+    est = core.estimator
+    assert core.estimate_wait("TP") == est._calibrated(*est.lookahead("TP", now)[1])
+
+
+def test_past_the_horizon_tickets_are_extrapolated_in_order(clock):
+    core = new_core(clock, 1, 2)
+    for _ in range(300):
+        core.issue("TP", "TP01")
+    core.tick()
+    est = core.estimator
+    hits = est.horizon_hits
+    now = clock.now.timestamp()
+    queue = list(core.waiting["TP"].values())
+    waits = [est.estimate("TP", now, t).seconds for t in queue]
+    assert est.horizon_hits == hits + 1  # one look-ahead for all 300
+    assert all(a <= b for a, b in zip(waits, waits[1:]))
+    for t in (queue[150], queue[-1]):
+        full = est.lookahead("TP", now, t)[0][0]
+        assert abs(est.estimate("TP", now, t).seconds - full) < 0.1 * full
+    full = est.lookahead("TP", now)[1][0]
+    assert abs(est.estimate("TP", now).seconds - full) < 0.1 * full
