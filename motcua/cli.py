@@ -263,7 +263,7 @@ def _tokens(args: argparse.Namespace) -> int:
     print(both(*pair(BANNER, "tokens_title", source=source)) + ":")
     for role, token in config.tokens.items():
         print(f"  {role:8} {token}")
-    print(both(*BANNER["tokens_soon"]))
+    print(both(*BANNER["tokens_demo"]))
     return 0
 
 
@@ -637,8 +637,9 @@ def build_parser() -> argparse.ArgumentParser:
         "tokens", help="in mã thiết bị / print the device tokens",
         description="In mã thiết bị của từng vai trò (kiosk, counter, display, rating, admin) "
                     "trong cấu hình. / Print each role's device token from the center file. "
-                    "Sắp có / coming: per-device secrets (a secret for each device instead of "
-                    "one token shared by a role).")
+                    "Mã chung của vai trò chỉ dùng ở chế độ demo; trung tâm thật đăng ký từng thiết bị "
+                    "(motcua devices add). / The shared role tokens work only in demo mode; a "
+                    "real center enrols each device (motcua devices add).")
     p.add_argument("--config", default=os.environ.get("MOTCUA_CONFIG"),
                    help="center TOML file (default: built-in sample center)")
     p.add_argument("--env", action="store_true",

@@ -195,8 +195,10 @@ BANNER: dict[str, Pair] = {
     "stopping": ("Đang dừng", "stopping…"),
     "tokens_title": ("Mã thiết bị của {source} (máy khách gửi trong `hello`)",
                      "device tokens of {source} (clients send them in `hello`)"),
-    "tokens_soon": ("Sắp có: mỗi thiết bị một mã bí mật riêng thay cho mã chung của vai trò.",
-                    "Coming: a secret per device instead of one shared token per role."),
+    "tokens_demo": ("Mã chung chỉ dùng ở chế độ demo (serve --demo); trung tâm thật cấp cho mỗi "
+                    "thiết bị một mã riêng: motcua devices add VAI_TRÒ TÊN.",
+                    "Shared tokens work only in demo mode (serve --demo); a real center gives "
+                    "each device its own secret: motcua devices add ROLE NAME."),
 }
 
 
