@@ -33,7 +33,7 @@ from motcua.tui import ClientConnection, ClientEvent, ClientSynced, Footer, Live
 from motcua.reports.facts import Fact
 
 from .model import PAUSE_ALERT_SECONDS, CounterRow, DepartmentRow, Figures, Monitor
-from .strings import catalogue
+from .strings import VI, catalogue
 
 Clock = Callable[[], float]
 
@@ -377,6 +377,18 @@ class MonitorApp(App[None]):
                 table.changed()
         self._rows[table_id] = rows
 
+    def _alert_params(self, params: dict) -> dict:
+        """A device fault's code in words ("paper_out" → "hết giấy"), and its
+        detail only when it says more than that."""
+        code = params.get("problem")
+        if code is None or f"problem_{code}" not in VI:
+            return params
+        words = self.t(f"problem_{code}")
+        detail = str(params.get("detail") or "")
+        if detail.strip().casefold() == words.casefold():
+            detail = ""
+        return {**params, "problem": words, "detail": f"— {detail}" if detail else ""}
+
     def _alerts(self, now: float) -> None:
         alerts = self.model.alerts(now, self.t.language)
         text = Text()
@@ -388,7 +400,7 @@ class MonitorApp(App[None]):
             if i:
                 text.append("\n")
             text.append("● ", style=SEVERITY_STYLE[a.severity])
-            text.append(" ".join(self.t(a.key, **a.params).split()))
+            text.append(" ".join(self.t(a.key, **self._alert_params(a.params)).split()))
         w = self.query_one("#alerts", Static)
         w.update(text)
         w.set_class(any(a.severity == "error" for a in alerts), "-error")

@@ -98,7 +98,7 @@ async def test_live_counters_queues_alerts_and_figures(night):
                             detail="Hết giấy")
         await wait_for(lambda: "kiosk-test" in app.model.printers)
         app.redraw()
-        assert text(app, "#alerts").startswith("● Máy in kiosk-test lỗi: paper_out Hết giấy")
+        assert text(app, "#alerts").startswith("● Máy in kiosk-test lỗi: hết giấy (từ ")
         assert app.query_one("#alerts").has_class("-error")
         await kiosk.request("printer_status", ok=True)
         await wait_for(lambda: app.model.printers["kiosk-test"]["ok"])
@@ -252,7 +252,8 @@ async def test_a_display_whose_voice_fails_is_an_alert(harness):
         await wait_for(lambda: "tv-sanh-a" in app.model.voices)
         app.redraw()
         alerts = text(app, "#alerts")
-        assert alerts.startswith("● Màn hình tv-sanh-a không đọc được số: no_audio")
+        assert alerts.startswith("● Màn hình tv-sanh-a không đọc được số: không có đầu ra "
+                                  "âm thanh — error: no audio device")
         assert app.query_one("#alerts").has_class("-error")
         await tv.request("voice_status", ok=True)
         await wait_for(lambda: app.model.voices["tv-sanh-a"]["ok"])
@@ -264,7 +265,8 @@ async def test_a_display_whose_voice_fails_is_an_alert(harness):
     async with late.run_test(size=(160, 45)):
         await wait_for(lambda: late.connected and late.model.day)
         late.redraw()
-        assert "tv-sanh-a" in text(late, "#alerts") and "no_engine" in text(late, "#alerts")
+        assert "tv-sanh-a" in text(late, "#alerts") and \
+            "chưa cài bộ đọc giọng nói — espeak-ng" in text(late, "#alerts")
 
 
 async def test_before_the_first_snapshot_it_says_connecting_not_no_alerts(harness):
