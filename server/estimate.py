@@ -73,6 +73,7 @@ import bisect
 import heapq
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -827,6 +828,26 @@ class Estimator:
             t += room
         return t + work
 
+    def _streams(self, depts: Any, now: float, queues: dict[str, Any],
+                 occupancy: Callable[[str], tuple[float, float]]) -> list[list[Any]]:
+        """The overtakers to come, as fractional tickets at the learned rates:
+        one stream per department and kind (priority, transfers to the front,
+        and under the "preference" policy the preferred), every STREAM_STEP."""
+        streams = []
+        kinds = [("p", 3), ("f", 0)]
+        if self._rules.call_policy == "preference":
+            kinds.append(("a", 1))
+        for code in depts:
+            for kind, which in kinds:
+                lam = self.rate(code, kind, now)
+                if lam * 3600 < 0.05:
+                    continue
+                step = min(STREAM_STEP, 1.0 / lam)
+                occ, var = occupancy(code)
+                streams.append([now + step / 2, step, lam * step, code, queues[code][which],
+                                occ, var])
+        return streams
+
     def pause_rest(self, reason: str | None, elapsed: float) -> float:
         """Expected rest of a pause with ``reason`` that has lasted ``elapsed``."""
         pauses = self.state["pause"]
@@ -1071,19 +1092,7 @@ class Estimator:
                 four[1][7].append((now, 1e15, occ, var, 1.0, 3, 0.0, (1, NORMAL_BAND, now, 1e15)))
             run.queues[code] = four
         # Overtakers to come: fractional tickets at the learned rates.
-        streams = []
-        kinds = [("p", 3), ("f", 0)]
-        if self._rules.call_policy == "preference":
-            kinds.append(("a", 1))
-        for code in depts:
-            for kind, which in kinds:
-                lam = self.rate(code, kind, now)
-                if lam * 3600 < 0.05:
-                    continue
-                step = min(STREAM_STEP, 1.0 / lam)
-                occ, var = occ_none[code]
-                streams.append([now + step / 2, step, lam * step, code, run.queues[code][which],
-                                occ, var])
+        streams = self._streams(depts, now, run.queues, occ_none.__getitem__)
         # All it reads of the learned state is fixed now: the copy ``st``, and
         # the hazards and availabilities (rebuilt as new lists when learned).
         hz = self._hazards()
@@ -1348,19 +1357,7 @@ class Estimator:
                               None if ticket is None or also_new else False]
 
         # Overtakers to come: fractional tickets at the learned rates.
-        streams = []
-        kinds = [("p", 3), ("f", 0)]
-        if self._rules.call_policy == "preference":
-            kinds.append(("a", 1))
-        for code in depts:
-            for kind, which in kinds:
-                lam = self.rate(code, kind, now)
-                if lam * 3600 < 0.05:
-                    continue
-                step = min(STREAM_STEP, 1.0 / lam)
-                occ, var = self._occupancy(code, None)
-                streams.append([now + step / 2, step, lam * step, code, queues[code][which],
-                                occ, var])
+        streams = self._streams(depts, now, queues, lambda code: self._occupancy(code, None))
         vid = 2e15
 
         avail = self._availability()
