@@ -133,7 +133,7 @@ async def harness(open_config: CenterConfig, tmp_path: Path) -> AsyncIterator[Ha
         await h.close()
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+async def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
     """Poll a condition on the event loop (for effects of broadcasts)."""
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout

@@ -18,7 +18,7 @@ from motcua.client import ServerError, connect_once
 from motcua.server.devices import parse_enrolment
 
 
-async def until(pilot, predicate, timeout: float = 5.0) -> None:
+async def until(pilot, predicate, timeout: float = 15.0) -> None:
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
     while not predicate():

@@ -32,7 +32,7 @@ def pad(harness, counter: int = 1, **kw: Any) -> RatingPad:
     return RatingPad(client, counter, **kw)
 
 
-async def until(pilot: Pilot, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+async def until(pilot: Pilot, predicate: Callable[[], bool], timeout: float = 15.0) -> None:
     """Let the app and the server run until ``predicate`` holds and no
     command is still waiting for its reply (the server changes its state
     a moment before the reply reaches the console)."""

@@ -73,7 +73,7 @@ async def open_counter(harness, number: int, officer: str):
     return counter
 
 
-async def until(pilot, predicate, timeout: float = 5.0) -> None:
+async def until(pilot, predicate, timeout: float = 15.0) -> None:
     """Let the app run until ``predicate()`` holds (redraws happen on a timer)."""
     await wait_for(predicate, timeout)
     await pilot.pause()

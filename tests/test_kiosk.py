@@ -58,7 +58,7 @@ async def kiosk(url: str, size: tuple[int, int] = (120, 40), **options) -> Async
         yield app, pilot
 
 
-async def until(pilot, predicate, timeout: float = 5.0, what: str = "condition") -> None:
+async def until(pilot, predicate, timeout: float = 15.0, what: str = "condition") -> None:
     """Let the app run until ``predicate()`` holds."""
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
@@ -81,7 +81,7 @@ def text_of(screen, selector: str) -> str:
     return str(screen.query_one(selector, Static).render())
 
 
-async def ticket_shown(app: KioskApp, pilot, timeout: float = 5.0) -> TicketScreen:
+async def ticket_shown(app: KioskApp, pilot, timeout: float = 15.0) -> TicketScreen:
     await until(pilot, lambda: isinstance(app.screen, TicketScreen), timeout, "ticket screen")
     return app.screen  # type: ignore[return-value]
 
