@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import AsyncIterator, Callable
 from zoneinfo import ZoneInfo
@@ -32,6 +32,20 @@ VN = ZoneInfo("Asia/Ho_Chi_Minh")
 #: Where every test's wall clock starts: a working day (Tuesday), inside the
 #: sample center's hours, hours away from midnight and minutes from an hour.
 TEST_START = datetime(2026, 12, 1, 10, 0, tzinfo=VN)
+
+
+class HandClock:
+    """A clock moved by hand (``now`` set, or :meth:`advance`): the pure
+    core's tests and a server's day changes run on it."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, minutes: float = 0, seconds: float = 0) -> None:
+        self.now += timedelta(minutes=minutes, seconds=seconds)
 
 
 class WallClock:

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from conftest import HandClock
+
 from motcua.server import booking as bk
 from motcua.server.config import ConfigError, load_config, parse_config
 from motcua.server.core import QueueCore, QueueError
@@ -19,19 +21,10 @@ TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = datetime(2026, 11, 24, 7, 30, tzinfo=TZ)  # a Tuesday
 
 
-class Clock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
+class Clock(HandClock):
     def at(self, hhmm: str, day: datetime = DAY) -> None:
         h, m = (int(x) for x in hhmm.split(":"))
         self.now = day.replace(hour=h, minute=m, second=0)
-
-    def advance(self, minutes: float = 0, seconds: float = 0) -> None:
-        self.now += timedelta(minutes=minutes, seconds=seconds)
 
 
 def center(booking=None, counters=None, **queue):

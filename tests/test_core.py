@@ -10,23 +10,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from conftest import HandClock as Clock
+
 from motcua.server.config import parse_config
 from motcua.server.core import DONE, FINAL, QueueCore, QueueError
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-
-
-class Clock:
-    """A hand-moved clock in local time."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, minutes: float = 0, seconds: float = 0) -> None:
-        self.now += timedelta(minutes=minutes, seconds=seconds)
 
 
 def make_config(**queue):

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from conftest import HandClock as Clock
+
 from motcua.server import core as core_module
 from motcua.server import estimate as est_module
 from motcua.server.config import parse_config
@@ -18,17 +20,6 @@ from motcua.server.core import QueueCore
 from motcua.server.estimate import lognormal_residual
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-
-
-class Clock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, minutes: float = 0, seconds: float = 0) -> None:
-        self.now += timedelta(minutes=minutes, seconds=seconds)
 
 
 def make_config(**queue):

@@ -20,18 +20,11 @@ import pytest
 from websockets.asyncio.client import connect
 
 from conftest import TOKENS, Harness, wait_for
+from conftest import HandClock as Clock
 from motcua.client import ServerError
 from motcua.server import storage
 from motcua.server.core import MAX_PRINTERS, QueueCore
 from motcua.server.storage import Store, rows_for
-
-
-class Clock:
-    def __init__(self, t: datetime) -> None:
-        self.t = t
-
-    def __call__(self) -> datetime:
-        return self.t
 
 
 def local(y, m, d, hh, mm, ss=0) -> datetime:
@@ -54,7 +47,7 @@ async def test_yesterdays_request_id_issues_a_new_ticket_and_breaks_nobody(open_
     try:
         kiosk = await h.client("kiosk", "kiosk-1")
         first = await kiosk.request("issue", department="TP", request_id="my-first-ticket")
-        clock.t = local(2026, 3, 3, 8, 0)
+        clock.now = local(2026, 3, 3, 8, 0)
         others = [await h.client("kiosk", f"kiosk-{i}") for i in range(2, 6)]
         # The stale retry and other kiosks' tickets, all at once (one commit).
         results = await asyncio.gather(
@@ -157,14 +150,14 @@ async def test_a_visit_that_ended_before_midnight_can_be_rated_after(open_config
         await kiosk.request("issue", department="TP", request_id="n1")
         await desk.request("login", officer="cb01", pin="1234")
         await desk.request("call_next")
-        clock.t = local(2026, 3, 2, 23, 59, 30)
+        clock.now = local(2026, 3, 2, 23, 59, 30)
         visit = (await desk.request("finish"))["visit"]
-        clock.t = local(2026, 3, 3, 0, 0, 5)
+        clock.now = local(2026, 3, 3, 0, 0, 5)
         await h.server._apply("tick")  # the day rolls over
         if restart:
             await h.restart()
             await pad.wait_ready(5)
-        clock.t = local(2026, 3, 3, 0, 0, 10)
+        clock.now = local(2026, 3, 3, 0, 0, 10)
         rated = await pad.request("rate", visit=visit["id"], value=2, request_id="late")
         # It counts for the day the visit was served.
         assert rated["rating"]["day"] == "2026-03-02"

@@ -15,16 +15,9 @@ import pytest
 from websockets.asyncio.client import connect
 
 from conftest import TOKENS, Harness, wait_for
+from conftest import HandClock as Clock
 from motcua.client import ServerError
 from motcua.server.core import QueueCore
-
-
-class Clock:
-    def __init__(self, t: datetime) -> None:
-        self.t = t
-
-    def __call__(self) -> datetime:
-        return self.t
 
 
 async def test_a_visit_served_across_midnight_can_still_finish(open_config, tmp_path):
@@ -38,7 +31,7 @@ async def test_a_visit_served_across_midnight_can_still_finish(open_config, tmp_
         await desk.request("login", officer="cb01", pin="1234")
         await desk.request("call_next")
         await desk.request("start")
-        clock.t += timedelta(hours=15)  # 08:00 the next day
+        clock.now += timedelta(hours=15)  # 08:00 the next day
         await h.server._apply("tick")
         await h.restart()  # and a restart overnight, for good measure
         await desk.wait_ready(5)
@@ -183,7 +176,7 @@ def test_expiries_at_rollover_count_for_the_day_before(open_config):
     clock = Clock(datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")))
     core = QueueCore(open_config, clock)
     core.issue("TP")
-    clock.t += timedelta(days=1)
+    clock.now += timedelta(days=1)
     out = core.tick()
     days = {row[2]: row[1] for row in rows_for(core, out).events}
     assert days == {"ticket_expired": "2026-03-02", "day_started": "2026-03-03"}
@@ -194,7 +187,7 @@ def test_a_clock_stepping_back_over_midnight_does_not_restart_numbering(open_con
     clock = Clock(datetime(2026, 3, 3, 0, 0, 30, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")))
     core = QueueCore(open_config, clock)
     assert core.issue("TP").result["ticket"]["number"] == "A001"
-    clock.t -= timedelta(minutes=1)  # NTP correction back into yesterday
+    clock.now -= timedelta(minutes=1)  # NTP correction back into yesterday
     assert core.issue("TP").result["ticket"]["number"] == "A002"
-    clock.t += timedelta(minutes=5)
+    clock.now += timedelta(minutes=5)
     assert core.issue("TP").result["ticket"]["number"] == "A003"
