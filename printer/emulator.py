@@ -20,7 +20,7 @@ import qrcode.constants
 from PIL import Image, ImageDraw
 
 from . import fonts
-from .raster import load_font
+from .raster import load_font, matrix_image
 
 CELL_W, CELL_H = 12, 24
 LINE_DOTS = 30          # default line spacing: 24 dots of glyph and 6 of paper
@@ -210,13 +210,4 @@ def _qr(payload: bytes, module: int, ec: int) -> Image.Image:
                          border=0, box_size=module)
     code.add_data(payload)
     code.make(fit=True)
-    matrix = code.get_matrix()
-    side = len(matrix) * module
-    img = Image.new("1", (side, side), 1)
-    d = ImageDraw.Draw(img)
-    for r, row in enumerate(matrix):
-        for c, dark in enumerate(row):
-            if dark:
-                d.rectangle((c * module, r * module, (c + 1) * module - 1, (r + 1) * module - 1),
-                            fill=0)
-    return img
+    return matrix_image(code.get_matrix(), module)

@@ -209,3 +209,16 @@ def rule_image(width: int, thickness: int = 2, pad: int = 6) -> Image.Image:
     ImageDraw.Draw(img).rectangle(
         (SIDE_MARGIN, pad, width - SIDE_MARGIN - 1, pad + thickness - 1), fill=0)
     return img
+
+
+def matrix_image(matrix: list[list[bool]], module: int) -> Image.Image:
+    """A 1-bit image of a QR matrix, ``module`` dots per module, no border."""
+    side = len(matrix) * module
+    img = Image.new("1", (side, side), 1)
+    draw = ImageDraw.Draw(img)
+    for r, row in enumerate(matrix):
+        for c, dark in enumerate(row):
+            if dark:
+                x, y = c * module, r * module
+                draw.rectangle((x, y, x + module - 1, y + module - 1), fill=0)
+    return img

@@ -27,13 +27,13 @@ from typing import Iterator
 
 import qrcode
 import qrcode.constants
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from . import commands as cmd
 from . import fonts
 from .options import PrinterOptions
-from .raster import (SIDE_MARGIN, crop_to_ink, ink_box, load_font, rule_image, text_image,
-                     text_line_images, wrap_text)
+from .raster import (SIDE_MARGIN, crop_to_ink, ink_box, load_font, matrix_image, rule_image,
+                     text_image, text_line_images, wrap_text)
 
 log = logging.getLogger(__name__)
 
@@ -185,16 +185,7 @@ def qr_image(payload: str, module: int) -> Image.Image:
     """A 1-bit image of the QR code for ``payload``, ``module`` dots per module, no border."""
     code = _qr_code(payload)
     code.make(fit=True)  # chooses the best mask: this symbol is ours to get right
-    matrix = code.get_matrix()
-    side = len(matrix) * module
-    img = Image.new("1", (side, side), 1)
-    draw = ImageDraw.Draw(img)
-    for r, row in enumerate(matrix):
-        for c, dark in enumerate(row):
-            if dark:
-                x, y = c * module, r * module
-                draw.rectangle((x, y, x + module - 1, y + module - 1), fill=0)
-    return img
+    return matrix_image(code.get_matrix(), module)
 
 
 # --------------------------------------------------------------------------- fonts

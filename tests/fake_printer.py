@@ -66,7 +66,10 @@ class FakePrinter:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._data = bytearray()
-        self._jobs: list[bytes] = []       # bytes of each finished connection
+        #: (order of arrival, bytes) of each finished connection: connections
+        #: end on their own threads, so they may finish out of order.
+        self._jobs: list[tuple[int, bytes]] = []
+        self._accepted = 0
         self._queries: list[int] = []      # n of every DLE EOT n seen
         # Per connection: (time.perf_counter() at arrival, bytes so far).
         self._arrivals: list[list[tuple[float, int]]] = []
@@ -123,9 +126,10 @@ class FakePrinter:
 
     @property
     def jobs(self) -> list[bytes]:
-        """Bytes of each connection that has been closed by the client."""
+        """Bytes of each connection that has been closed by the client, in
+        the order the connections arrived."""
         with self._lock:
-            return list(self._jobs)
+            return [job for _, job in sorted(self._jobs)]
 
     @property
     def status_queries(self) -> list[int]:
@@ -191,12 +195,13 @@ class FakePrinter:
                 self._clients.append(conn)
                 self._arrivals.append(arrivals)
                 self._live.append(job)
-            t = threading.Thread(target=self._serve, args=(conn, arrivals, job),
+            self._accepted += 1
+            t = threading.Thread(target=self._serve, args=(conn, arrivals, job, self._accepted),
                                  name="fake-printer-conn", daemon=True)
             t.start()
             self._threads.append(t)
 
-    def _serve(self, conn: socket.socket, arrivals: list, job: bytearray) -> None:
+    def _serve(self, conn: socket.socket, arrivals: list, job: bytearray, seq: int) -> None:
         state = 0  # 0: normal, 1: after DLE, 2: after DLE EOT
         try:
             while True:
@@ -237,7 +242,7 @@ class FakePrinter:
             except OSError:
                 pass
             with self._changed:
-                self._jobs.append(bytes(job))
+                self._jobs.append((seq, bytes(job)))
                 if conn in self._clients:
                     self._clients.remove(conn)
                 self._changed.notify_all()
